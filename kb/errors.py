@@ -1,0 +1,44 @@
+"""One error hierarchy: every message names the bad value and what would have been valid."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class KBError(Exception):
+    """Base class for every error the knowledge base reports to a user."""
+
+
+class ConfigError(KBError):
+    """A setting has a value the knowledge base cannot use."""
+
+
+class DocumentError(KBError):
+    """A corpus document cannot be indexed; it is reported and skipped."""
+
+    def __init__(self, path: Path | str, reason: str, line: int | None = None, field: str | None = None):
+        self.path = str(path)
+        self.reason = reason
+        self.line = line
+        self.field = field
+        where = f"{self.path}:{line}" if line else self.path
+        super().__init__(f"{where}: {reason}")
+
+    def as_dict(self) -> dict:
+        return {"file": self.path, "line": self.line, "field": self.field, "reason": self.reason}
+
+
+class IndexNotReadyError(KBError):
+    """There is no index generation to search yet."""
+
+
+class IndexBusyError(KBError):
+    """Another re-index holds the index lock."""
+
+
+class QuestionError(KBError):
+    """A question cannot be answered as given (empty, for example)."""
+
+
+class FlowError(KBError):
+    """A flow definition or a step through it is invalid."""

@@ -1,0 +1,84 @@
+"""The chunk table of a generation, with its SQLite FTS5 full-text index (BM25).
+
+Every generation has one `chunks.sqlite`: the chunks' text and metadata (what citations,
+flows and the editor read) and an FTS5 table over heading and text for lexical search.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+from pathlib import Path
+
+from kb.index.chunker import Chunk
+
+SCHEMA = """
+CREATE TABLE chunks (
+    rowid INTEGER PRIMARY KEY,
+    id TEXT UNIQUE NOT NULL,
+    doc_id TEXT NOT NULL,
+    section_id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    audience TEXT NOT NULL,
+    text TEXT NOT NULL,
+    meta TEXT NOT NULL
+);
+CREATE INDEX chunks_doc ON chunks(doc_id);
+CREATE INDEX chunks_section ON chunks(section_id);
+CREATE VIRTUAL TABLE chunks_fts USING fts5(heading, text, content='', tokenize='porter unicode61');
+"""
+
+WORD = re.compile(r"[^\W_]+", re.UNICODE)
+
+
+def write_chunk_db(path: Path, chunks: list[Chunk]) -> None:
+    db = sqlite3.connect(path)
+    try:
+        with db:
+            db.executescript(SCHEMA)
+            for rowid, chunk in enumerate(chunks, start=1):
+                meta = chunk.meta()
+                db.execute(
+                    "INSERT INTO chunks (rowid, id, doc_id, section_id, kind, audience, text, meta) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (rowid, chunk.id, chunk.doc_id, chunk.section_id, meta["kind"], " ".join(meta["audience"]), chunk.text, json.dumps(meta)),
+                )
+                heading = " ".join([meta["title"], *chunk.heading_path[1:]])
+                db.execute("INSERT INTO chunks_fts (rowid, heading, text) VALUES (?, ?, ?)", (rowid, heading, chunk.text))
+    finally:
+        db.close()
+
+
+def open_read_only(path: Path) -> sqlite3.Connection:
+    db = sqlite3.connect(f"file:{path}?mode=ro&immutable=1", uri=True, check_same_thread=False)
+    db.row_factory = sqlite3.Row
+    return db
+
+
+def row_to_record(row: sqlite3.Row) -> dict:
+    meta = json.loads(row["meta"])
+    return {**meta, "text": row["text"]}
+
+
+def read_chunks(path: Path, doc_id: str | None = None) -> list[dict]:
+    """All chunk records of a generation (or of one document), in index order."""
+    db = open_read_only(path)
+    try:
+        if doc_id is None:
+            rows = db.execute("SELECT * FROM chunks ORDER BY rowid")
+        else:
+            rows = db.execute("SELECT * FROM chunks WHERE doc_id = ? ORDER BY rowid", (doc_id,))
+        return [row_to_record(r) for r in rows]
+    finally:
+        db.close()
+
+
+def fts_query(text: str, stopwords: frozenset[str]) -> str:
+    """An FTS5 MATCH expression: every meaningful word of the question, quoted, OR-ed."""
+    words = []
+    for word in WORD.findall(text.lower()):
+        if word in stopwords or len(word) < 2 and not word.isdigit():
+            continue
+        if word not in words:
+            words.append(word)
+    return " OR ".join(f'"{w}"' for w in words[:64])

@@ -1,0 +1,187 @@
+"""Heading-aware chunking on markdown-it-py tokens.
+
+One chunk per heading section, carrying its heading path and its source line range; a section
+longer than the size limit is split at block (paragraph, list, table) boundaries. Chunk ids are
+stable: `doc_id#section-slug` for a section's first part and `doc_id#section-slug@N` for part N.
+The chunk keeps both the exact Markdown source of its lines and a plain-text rendering, which is
+what answers quote verbatim.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+
+from markdown_it.token import Token
+
+from kb.index.documents import SourceDocument
+from kb.index.markdown import inline_plain_text, parse
+
+OVERVIEW_SLUG = "overview"
+
+
+@dataclass(frozen=True)
+class Chunk:
+    id: str
+    doc_id: str
+    section_id: str
+    slug: str
+    part: int
+    heading_path: tuple[str, ...]
+    text: str
+    markdown: str
+    line_start: int
+    line_end: int
+    doc_meta: dict = field(default_factory=dict, compare=False, hash=False)
+
+    @property
+    def section(self) -> str:
+        return self.heading_path[-1] if self.heading_path else ""
+
+    def embed_text(self) -> str:
+        """What the model embeds: where the text sits, then the text."""
+        return f"{self.doc_meta.get('title', '')} > {' > '.join(self.heading_path[1:] or self.heading_path)}\n{self.text}"
+
+    def meta(self) -> dict:
+        return {
+            **self.doc_meta,
+            "chunk_id": self.id,
+            "section_id": self.section_id,
+            "slug": self.slug,
+            "part": self.part,
+            "section": self.section,
+            "heading_path": list(self.heading_path),
+            "line_start": self.line_start,
+            "line_end": self.line_end,
+            "markdown": self.markdown,
+        }
+
+
+@dataclass
+class _Block:
+    lines: list[str]
+    start: int  # 0-based, in the body
+    end: int  # exclusive
+
+
+@dataclass
+class _Section:
+    heading_path: tuple[str, ...]
+    heading_line: int | None
+    blocks: list[_Block] = field(default_factory=list)
+
+
+def slugify(text: str) -> str:
+    text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+    return slug[:60].rstrip("-") or "section"
+
+
+def chunk_document(doc: SourceDocument, max_chars: int = 1200) -> list[Chunk]:
+    sections = _sections(doc.body, doc.title)
+    body_lines = doc.body.split("\n")
+    offset = doc.body_start_line  # 1-based file line of the body's first line
+    chunks: list[Chunk] = []
+    used_slugs: dict[str, int] = {}
+    for section in sections:
+        if not section.blocks:
+            continue
+        base = slugify(section.heading_path[-1]) if section.heading_line is not None else OVERVIEW_SLUG
+        used_slugs[base] = used_slugs.get(base, 0) + 1
+        slug = base if used_slugs[base] == 1 else f"{base}-{used_slugs[base]}"
+        section_id = f"{doc.id}#{slug}"
+        for part, blocks in enumerate(_split_blocks(section.blocks, max_chars), start=1):
+            start = section.heading_line if (part == 1 and section.heading_line is not None) else blocks[0].start
+            end = blocks[-1].end
+            chunks.append(
+                Chunk(
+                    id=section_id if part == 1 else f"{section_id}@{part}",
+                    doc_id=doc.id,
+                    section_id=section_id,
+                    slug=slug,
+                    part=part,
+                    heading_path=section.heading_path,
+                    text="\n".join(line for b in blocks for line in b.lines),
+                    markdown="\n".join(body_lines[start:end]).strip("\n"),
+                    line_start=start + offset,
+                    line_end=end - 1 + offset,
+                    doc_meta=doc.meta(),
+                )
+            )
+    return chunks
+
+
+def _sections(body: str, title: str) -> list[_Section]:
+    tokens = parse(body)
+    sections = [_Section(heading_path=(title,), heading_line=None)]
+    stack: list[tuple[int, str]] = []
+    i = 0
+    while i < len(tokens):
+        tok = tokens[i]
+        if tok.type == "heading_open" and tok.level == 0:
+            depth = int(tok.tag[1])
+            text = inline_plain_text(tokens[i + 1])
+            stack = [(d, t) for d, t in stack if d < depth] + [(depth, text)]
+            path = tuple(t for _, t in stack)
+            if stack[0][0] != 1:
+                path = (title, *path)
+            sections.append(_Section(heading_path=path, heading_line=tok.map[0] if tok.map else 0))
+            i += 3
+            continue
+        end = _block_end(tokens, i)
+        lines = _plain_lines(tokens[i:end])
+        if lines and tok.map:
+            sections[-1].blocks.append(_Block(lines=lines, start=tok.map[0], end=tok.map[1]))
+        i = end
+    return sections
+
+
+def _block_end(tokens: list[Token], i: int) -> int:
+    """Index just past the top-level block that starts at tokens[i]."""
+    if tokens[i].nesting != 1:
+        return i + 1
+    depth = 0
+    for j in range(i, len(tokens)):
+        depth += tokens[j].nesting
+        if depth == 0:
+            return j + 1
+    return len(tokens)
+
+
+def _plain_lines(tokens: list[Token]) -> list[str]:
+    """Readable lines of one block: a line per paragraph or list item, a row per table row."""
+    lines: list[str] = []
+    row: list[str] | None = None
+    bullet_pending = False
+    for tok in tokens:
+        if tok.type == "list_item_open":
+            bullet_pending = True
+        elif tok.type == "tr_open":
+            row = []
+        elif tok.type == "tr_close" and row is not None:
+            lines.append(" | ".join(row))
+            row = None
+        elif tok.type == "inline":
+            text = inline_plain_text(tok)
+            if row is not None:
+                row.append(text)
+            elif text:
+                lines.append(f"- {text}" if bullet_pending else text)
+                bullet_pending = False
+        elif tok.type in ("fence", "code_block"):
+            lines.extend(line for line in tok.content.rstrip("\n").split("\n"))
+    return [line for line in lines if line.strip()]
+
+
+def _split_blocks(blocks: list[_Block], max_chars: int) -> list[list[_Block]]:
+    parts: list[list[_Block]] = [[]]
+    size = 0
+    for block in blocks:
+        block_size = sum(len(line) + 1 for line in block.lines)
+        if parts[-1] and size + block_size > max_chars:
+            parts.append([])
+            size = 0
+        parts[-1].append(block)
+        size += block_size
+    return parts

@@ -1,0 +1,188 @@
+"""Index generations in the data folder, switched atomically.
+
+    data/
+      CURRENT                 the name of the generation being served (replaced atomically)
+      generations/gen-000007/ manifest.json, chunks.sqlite, qdrant/ (local mode), COMPLETE
+      embeddings.sqlite       the embedding cache
+      index.lock              held by the one re-index that may run at a time
+
+A re-index builds a new generation beside the served one and only then rewrites CURRENT, so a
+crash or kill at any moment leaves the previous generation serving. Incomplete generations are
+removed by the next re-index; the last few complete ones are kept for rollback.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import logging
+import os
+import re
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from kb.errors import IndexBusyError, IndexNotReadyError, KBError
+
+log = logging.getLogger(__name__)
+
+GENERATION_PATTERN = re.compile(r"^gen-(\d{6})$")
+COMPLETE_MARKER = "COMPLETE"
+MANIFEST = "manifest.json"
+
+
+@dataclass(frozen=True)
+class Generation:
+    name: str
+    path: Path
+
+    @property
+    def number(self) -> int:
+        return int(self.name.split("-")[1])
+
+    @property
+    def manifest_path(self) -> Path:
+        return self.path / MANIFEST
+
+    @property
+    def chunks_db(self) -> Path:
+        return self.path / "chunks.sqlite"
+
+    @property
+    def qdrant_path(self) -> Path:
+        return self.path / "qdrant"
+
+    def is_complete(self) -> bool:
+        return (self.path / COMPLETE_MARKER).exists()
+
+    def manifest(self) -> dict:
+        try:
+            return json.loads(self.manifest_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise KBError(f"index generation {self.name} has no readable manifest ({exc}); run 'kb index' to build a new one") from exc
+
+
+class GenerationStore:
+    def __init__(self, data_dir: Path):
+        self.root = Path(data_dir)
+        self.generations_dir = self.root / "generations"
+        self.current_file = self.root / "CURRENT"
+
+    # reading
+
+    def current_name(self) -> str | None:
+        try:
+            name = self.current_file.read_text(encoding="utf-8").strip()
+        except FileNotFoundError:
+            return None
+        return name or None
+
+    def current(self) -> Generation:
+        name = self.current_name()
+        if name is None:
+            raise IndexNotReadyError(f"no index in {self.root}: run 'kb index' to build one from the corpus")
+        gen = self.get(name)
+        if not gen.is_complete():
+            raise IndexNotReadyError(f"the served index generation {name} is incomplete; run 'kb index --rollback' or 'kb index'")
+        return gen
+
+    def current_or_none(self) -> Generation | None:
+        try:
+            return self.current()
+        except IndexNotReadyError:
+            return None
+
+    def get(self, name: str) -> Generation:
+        if not GENERATION_PATTERN.match(name):
+            raise KBError(f"{name!r} is not an index generation name (expected gen-NNNNNN)")
+        return Generation(name, self.generations_dir / name)
+
+    def all(self) -> list[Generation]:
+        if not self.generations_dir.is_dir():
+            return []
+        gens = [Generation(p.name, p) for p in self.generations_dir.iterdir() if GENERATION_PATTERN.match(p.name)]
+        return sorted(gens, key=lambda g: g.number)
+
+    def complete(self) -> list[Generation]:
+        return [g for g in self.all() if g.is_complete()]
+
+    # writing (call under `lock()`)
+
+    @contextlib.contextmanager
+    def lock(self):
+        self.root.mkdir(parents=True, exist_ok=True)
+        with open(self.root / "index.lock", "w") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError as exc:
+                raise IndexBusyError(f"another re-index is running on {self.root}; wait for it to finish") from exc
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def new_generation(self) -> Generation:
+        existing = self.all()
+        number = existing[-1].number + 1 if existing else 1
+        gen = Generation(f"gen-{number:06d}", self.generations_dir / f"gen-{number:06d}")
+        gen.path.mkdir(parents=True)
+        return gen
+
+    def mark_complete(self, gen: Generation) -> None:
+        _fsync_tree(gen.path)
+        _atomic_write(gen.path / COMPLETE_MARKER, gen.name)
+
+    def publish(self, gen: Generation) -> None:
+        if not gen.is_complete():
+            raise KBError(f"refusing to serve incomplete generation {gen.name}")
+        _atomic_write(self.current_file, gen.name)
+        log.info("now serving index generation %s", gen.name)
+
+    def previous_of(self, name: str) -> Generation | None:
+        older = [g for g in self.complete() if g.number < int(name.split("-")[1])]
+        return older[-1] if older else None
+
+    def prune(self, keep: int) -> list[str]:
+        """Remove incomplete generations and all but the newest `keep` complete ones (never the served one)."""
+        current = self.current_name()
+        removed: list[str] = []
+        complete = self.complete()
+        keep_names = {g.name for g in complete[-keep:]} | ({current} if current else set())
+        for gen in self.all():
+            if gen.name not in keep_names:
+                shutil.rmtree(gen.path, ignore_errors=True)
+                removed.append(gen.name)
+        return removed
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "w", encoding="utf-8") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+    _fsync_dir(path.parent)
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_tree(root: Path) -> None:
+    for dirpath, _dirnames, filenames in os.walk(root):
+        for name in filenames:
+            try:
+                fd = os.open(os.path.join(dirpath, name), os.O_RDONLY)
+            except OSError:
+                continue
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        _fsync_dir(Path(dirpath))

@@ -1,0 +1,250 @@
+"""Incremental, crash-safe re-indexing.
+
+The manifest of the served generation records every document's content hash and every
+section's text hash. A re-index loads and validates the corpus, compares it with that manifest,
+embeds only text the embedding cache has not seen, and writes a complete new generation before
+switching to it. When nothing changed, no generation is written at all.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from haystack import Document
+
+from kb.config import Settings
+from kb.errors import DocumentError
+from kb.index.chunk_db import read_chunks, write_chunk_db
+from kb.index.chunker import Chunk, chunk_document
+from kb.index.documents import SourceDocument, load_corpus
+from kb.index.embedding_cache import EmbeddingCache, text_key
+from kb.index.generations import Generation, GenerationStore
+from kb.index.pipelines import build_document_embedder, open_vector_store, point_alias
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[str, int, int], None]
+EMBED_BATCH = 32
+
+
+@dataclass
+class IndexReport:
+    added: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    kept_previous: list[str] = field(default_factory=list)
+    chunks: int = 0
+    embedded: int = 0
+    seconds: float = 0.0
+    errors: list[dict] = field(default_factory=list)
+    generation: str | None = None
+    previous_generation: str | None = None
+    changed_sections: list[str] = field(default_factory=list)
+    removed_sections: list[str] = field(default_factory=list)
+    affected_flow_nodes: list[dict] = field(default_factory=list)
+
+    @property
+    def switched(self) -> bool:
+        return self.generation is not None and self.generation != self.previous_generation
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def section_hashes(chunks: list[Chunk] | list[dict]) -> dict[str, str]:
+    """section_id -> hash of the section's full text (all its parts, in order)."""
+    texts: dict[str, list[str]] = {}
+    for c in chunks:
+        section_id, text = (c.section_id, c.text) if isinstance(c, Chunk) else (c["section_id"], c["text"])
+        texts.setdefault(section_id, []).append(text)
+    return {sid: hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16] for sid, parts in texts.items()}
+
+
+class Indexer:
+    def __init__(self, settings: Settings, embedder=None):
+        self.settings = settings
+        self.generations = GenerationStore(settings.data_dir)
+        self._embedder = embedder
+
+    @property
+    def embedder(self):
+        if self._embedder is None:
+            self._embedder = build_document_embedder(self.settings, batch_size=EMBED_BATCH)
+        self._embedder.warm_up()
+        return self._embedder
+
+    def run(self, corpus_dir: Path | None = None, progress: Progress | None = None) -> IndexReport:
+        started = time.perf_counter()
+        corpus_dir = Path(corpus_dir or self.settings.corpus_dir)
+        progress = progress or (lambda stage, done, total: None)
+        with self.generations.lock():
+            report = self._run_locked(corpus_dir, progress)
+        report.seconds = round(time.perf_counter() - started, 3)
+        return report
+
+    def _run_locked(self, corpus_dir: Path, progress: Progress) -> IndexReport:
+        progress("load", 0, 1)
+        loaded = load_corpus(corpus_dir)
+        previous = self.generations.current_or_none()
+        prev_manifest = previous.manifest() if previous else {"documents": {}, "sections": {}}
+        prev_docs: dict[str, dict] = prev_manifest.get("documents", {})
+        report = IndexReport(previous_generation=previous.name if previous else None, generation=previous.name if previous else None)
+        report.errors = [e.as_dict() for e in loaded.errors]
+
+        documents = list(loaded.documents)
+        carried = self._carry_over(loaded.errors, documents, prev_docs, previous)
+        report.kept_previous = sorted(carried)
+
+        current_ids = {d.id for d in documents} | set(carried)
+        for doc in documents:
+            before = prev_docs.get(doc.id)
+            if before is None:
+                report.added.append(doc.id)
+            elif before["hash"] != doc.content_hash:
+                report.changed.append(doc.id)
+            else:
+                report.unchanged.append(doc.id)
+        report.unchanged.extend(sorted(carried))
+        report.removed = sorted(set(prev_docs) - current_ids)
+
+        same_recipe = prev_manifest.get("model") == self.settings.embed_model and prev_manifest.get("chunk_max_chars") == self.settings.chunk_max_chars
+        if previous and same_recipe and not (report.added or report.changed or report.removed):
+            report.chunks = prev_manifest.get("chunk_count", 0)
+            progress("done", 1, 1)
+            log.info("corpus unchanged; still serving %s", previous.name)
+            return report
+
+        chunks = [c for doc in documents for c in chunk_document(doc, self.settings.chunk_max_chars)]
+        carried_records = [r for doc_id in sorted(carried) for r in carried[doc_id]]
+        vectors = self._embed(chunks, progress, report)
+        vectors.update(self._cached_vectors_for_records(carried_records))
+        generation = self._write_generation(documents, chunks, carried_records, vectors, loaded.paths, prev_docs, progress)
+
+        new_sections = section_hashes(chunks) | section_hashes(carried_records)
+        old_sections: dict[str, str] = prev_manifest.get("sections", {})
+        report.changed_sections = sorted(s for s, h in new_sections.items() if s in old_sections and old_sections[s] != h)
+        report.removed_sections = sorted(s for s in old_sections if s not in new_sections)
+        report.chunks = len(chunks) + len(carried_records)
+        report.generation = generation.name
+        self.generations.publish(generation)
+        point_alias(self.settings, generation)
+        self.generations.prune(self.settings.keep_generations)
+        progress("done", 1, 1)
+        return report
+
+    def _carry_over(self, errors: list[DocumentError], documents: list[SourceDocument], prev_docs: dict[str, dict], previous: Generation | None) -> dict[str, list[dict]]:
+        """A file that indexed before but is broken now keeps serving its last good version."""
+        if previous is None:
+            return {}
+        by_path = {entry["path"]: doc_id for doc_id, entry in prev_docs.items()}
+        live_ids = {d.id for d in documents}
+        carried: dict[str, list[dict]] = {}
+        for error in errors:
+            doc_id = by_path.get(error.path)
+            if doc_id and doc_id not in live_ids:
+                carried[doc_id] = read_chunks(previous.chunks_db, doc_id)
+                log.warning("%s is invalid; keeping its previously indexed version", error.path)
+        return carried
+
+    def _embed(self, chunks: list[Chunk], progress: Progress, report: IndexReport) -> dict[str, list[float]]:
+        cache = EmbeddingCache(self.settings.data_dir / "embeddings.sqlite", self.settings.embed_model)
+        try:
+            keys = {c.id: text_key(c.embed_text()) for c in chunks}
+            cached = cache.get_many(list(set(keys.values())))
+            missing = [c for c in chunks if keys[c.id] not in cached]
+            missing = list({keys[c.id]: c for c in missing}.values())  # identical texts embed once
+            total = len(missing)
+            progress("embed", 0, total)
+            for start in range(0, total, EMBED_BATCH * 4):
+                batch = missing[start : start + EMBED_BATCH * 4]
+                out = self.embedder.run(documents=[Document(content=c.embed_text()) for c in batch])["documents"]
+                fresh = {keys[c.id]: d.embedding for c, d in zip(batch, out)}
+                cache.put_many(fresh)
+                cached.update(fresh)
+                progress("embed", min(start + len(batch), total), total)
+            report.embedded = total
+            return {c.id: cached[keys[c.id]] for c in chunks}
+        finally:
+            cache.close()
+
+    def _cached_vectors_for_records(self, records: list[dict]) -> dict[str, list[float]]:
+        if not records:
+            return {}
+        cache = EmbeddingCache(self.settings.data_dir / "embeddings.sqlite", self.settings.embed_model)
+        try:
+            keys = {r["chunk_id"]: text_key(_record_embed_text(r)) for r in records}
+            found = cache.get_many(list(keys.values()))
+            return {cid: found[key] for cid, key in keys.items() if key in found}
+        finally:
+            cache.close()
+
+    def _write_generation(self, documents, chunks, carried_records, vectors, paths, prev_docs, progress) -> Generation:
+        generation = self.generations.new_generation()
+        progress("store", 0, 1)
+        write_chunk_db(generation.chunks_db, chunks)
+        if carried_records:
+            _append_records(generation.chunks_db, carried_records)
+        points = [Document(id=c.id, content=c.text, meta=c.meta(), embedding=vectors[c.id]) for c in chunks]
+        points += [
+            Document(id=r["chunk_id"], content=r["text"], meta={k: v for k, v in r.items() if k != "text"}, embedding=vectors[r["chunk_id"]])
+            for r in carried_records
+            if r["chunk_id"] in vectors
+        ]
+        dim = len(points[0].embedding) if points else 384
+        store = open_vector_store(self.settings, generation, dim, create=True)
+        try:
+            if points:
+                store.write_documents(points)
+        finally:
+            store.close()
+        docs_manifest = {
+            d.id: {"hash": d.content_hash, "path": d.path, "version": d.version, "title": d.title, "kind": d.kind, "last_reviewed": d.last_reviewed}
+            for d in documents
+        }
+        for record in carried_records:
+            docs_manifest.setdefault(record["doc_id"], prev_docs[record["doc_id"]])
+        manifest = {
+            "generation": generation.name,
+            "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "model": self.settings.embed_model,
+            "embedding_dim": dim,
+            "chunk_max_chars": self.settings.chunk_max_chars,
+            "chunk_count": len(points),
+            "documents": docs_manifest,
+            "sections": section_hashes(chunks) | section_hashes(carried_records),
+            "files": paths,
+        }
+        generation.manifest_path.write_text(json.dumps(manifest, indent=1), encoding="utf-8")
+        self.generations.mark_complete(generation)
+        progress("store", 1, 1)
+        return generation
+
+
+def _record_embed_text(record: dict) -> str:
+    path = record["heading_path"]
+    return f"{record.get('title', '')} > {' > '.join(path[1:] or path)}\n{record['text']}"
+
+
+def _append_records(db_path: Path, records: list[dict]) -> None:
+    import sqlite3
+
+    db = sqlite3.connect(db_path)
+    try:
+        with db:
+            start = db.execute("SELECT COALESCE(MAX(rowid), 0) FROM chunks").fetchone()[0]
+            for i, r in enumerate(records, start=start + 1):
+                meta = {k: v for k, v in r.items() if k != "text"}
+                db.execute(
+                    "INSERT INTO chunks (rowid, id, doc_id, section_id, kind, audience, text, meta) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (i, r["chunk_id"], r["doc_id"], r["section_id"], r["kind"], " ".join(r["audience"]), r["text"], json.dumps(meta)),
+                )
+                db.execute("INSERT INTO chunks_fts (rowid, heading, text) VALUES (?, ?, ?)", (i, " ".join([r["title"], *r["heading_path"][1:]]), r["text"]))
+    finally:
+        db.close()

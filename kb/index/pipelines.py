@@ -1,0 +1,114 @@
+"""Every Haystack component and pipeline is built here, and only here.
+
+- `build_document_embedder` / `build_text_embedder`: sentence-transformers, loaded offline from a
+  local path (the packaged default model) or the configured model name.
+- `open_vector_store`: Qdrant, embedded local mode in the generation's folder, or a server
+  collection per generation when `QDRANT_URL` is set.
+- `build_query_pipeline`: hybrid retrieval, dense (embed, then Qdrant) and lexical (BM25 over
+  SQLite FTS5), fused by reciprocal rank.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import tempfile
+from pathlib import Path
+
+from haystack import Pipeline
+from haystack.components.joiners import DocumentJoiner
+from haystack_integrations.components.embedders.sentence_transformers import (
+    SentenceTransformersDocumentEmbedder,
+    SentenceTransformersTextEmbedder,
+)
+from haystack_integrations.components.retrievers.qdrant import QdrantEmbeddingRetriever
+from haystack_integrations.document_stores.qdrant import QdrantDocumentStore
+
+from kb.config import Settings
+from kb.index.generations import Generation
+from kb.index.lexical import SQLiteBM25Retriever
+
+log = logging.getLogger(__name__)
+
+LOCAL_COLLECTION = "chunks"
+CANDIDATES = 20  # passages each retriever hands to the fusion step
+
+
+def _embedder_args(settings: Settings) -> dict:
+    model = settings.model_path()
+    return {"model": model, "local_files_only": True, "progress_bar": False, "normalize_embeddings": True}
+
+
+def build_document_embedder(settings: Settings, batch_size: int = 32) -> SentenceTransformersDocumentEmbedder:
+    return SentenceTransformersDocumentEmbedder(**_embedder_args(settings), batch_size=batch_size)
+
+
+def build_text_embedder(settings: Settings) -> SentenceTransformersTextEmbedder:
+    return SentenceTransformersTextEmbedder(**_embedder_args(settings))
+
+
+def server_collection(settings: Settings, generation: Generation) -> str:
+    return f"kb_{generation.name.replace('-', '_')}"
+
+
+def open_vector_store(settings: Settings, generation: Generation, embedding_dim: int, create: bool = False) -> QdrantDocumentStore:
+    """The generation's Qdrant collection. A local folder that another process holds open is
+    read from a private copy instead (Qdrant's local mode allows one client per folder)."""
+    common = {"embedding_dim": embedding_dim, "similarity": "cosine", "progress_bar": False, "recreate_index": create}
+    if settings.qdrant_url:
+        store = QdrantDocumentStore(url=settings.qdrant_url, index=server_collection(settings, generation), **common)
+        store.count_documents()
+        return store
+    store = QdrantDocumentStore(path=str(generation.qdrant_path), index=LOCAL_COLLECTION, **common)
+    try:
+        store.count_documents()  # opens the client, and with it the folder lock
+    except RuntimeError as exc:
+        if create or "already accessed" not in str(exc):
+            raise
+        copy = Path(tempfile.mkdtemp(prefix=f"kb-{generation.name}-")) / "qdrant"
+        shutil.copytree(generation.qdrant_path, copy, ignore=shutil.ignore_patterns(".lock"))
+        log.info("index %s is open in another process; reading a private copy at %s", generation.name, copy)
+        store = QdrantDocumentStore(path=str(copy), index=LOCAL_COLLECTION, **common)
+        store.count_documents()
+    return store
+
+
+def point_alias(settings: Settings, generation: Generation) -> None:
+    """With a Qdrant server, the alias `kb_current` follows the served generation's collection."""
+    if not settings.qdrant_url:
+        return
+    from qdrant_client import QdrantClient, models
+
+    client = QdrantClient(url=settings.qdrant_url)
+    try:
+        client.update_collection_aliases(
+            change_aliases_operations=[
+                models.DeleteAliasOperation(delete_alias=models.DeleteAlias(alias_name="kb_current")),
+                models.CreateAliasOperation(
+                    create_alias=models.CreateAlias(collection_name=server_collection(settings, generation), alias_name="kb_current")
+                ),
+            ]
+        )
+    finally:
+        client.close()
+
+
+def build_dense_retriever(store: QdrantDocumentStore) -> QdrantEmbeddingRetriever:
+    return QdrantEmbeddingRetriever(document_store=store, top_k=CANDIDATES)
+
+
+def build_lexical_retriever(generation: Generation) -> SQLiteBM25Retriever:
+    return SQLiteBM25Retriever(db_path=str(generation.chunks_db), top_k=CANDIDATES)
+
+
+def build_query_pipeline(text_embedder: SentenceTransformersTextEmbedder, dense: QdrantEmbeddingRetriever, lexical: SQLiteBM25Retriever) -> Pipeline:
+    """question -> [embedder -> Qdrant] + [BM25] -> reciprocal rank fusion."""
+    pipeline = Pipeline()
+    pipeline.add_component("embedder", text_embedder)
+    pipeline.add_component("dense", dense)
+    pipeline.add_component("lexical", lexical)
+    pipeline.add_component("fusion", DocumentJoiner(join_mode="reciprocal_rank_fusion", top_k=CANDIDATES))
+    pipeline.connect("embedder.embedding", "dense.query_embedding")
+    pipeline.connect("dense.documents", "fusion.documents")
+    pipeline.connect("lexical.documents", "fusion.documents")
+    return pipeline
