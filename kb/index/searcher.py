@@ -143,9 +143,19 @@ class Searcher:
                 docs = gen.lexical.run(**lexical_args)["documents"]
         return [Passage.from_document(d) for d in docs[:top_k]]
 
-    def dense_scores(self, query: str, top_k: int = 5) -> list[Passage]:
-        """Dense results with their cosine similarity as the score (used to judge relevance)."""
-        return self.search(query, top_k=top_k, mode="dense")
+    def search_scored(self, query: str, top_k: int = 5, lexical_query: str | None = None, kinds: list[str] | None = None, audience: str | None = None) -> tuple[list[Passage], float]:
+        """Hybrid results, and the best dense cosine similarity (how close the corpus comes at all)."""
+        self.warm_up()
+        gen = self.active()
+        lexical_args = {"query": lexical_query or query, "kinds": kinds, "audience": audience}
+        with self._lock:
+            out = gen.pipeline.run(
+                {"embedder": {"text": query}, "dense": {"filters": _dense_filters(kinds, audience)}, "lexical": lexical_args},
+                include_outputs_from={"dense"},
+            )
+        dense = out["dense"]["documents"]
+        best = float(dense[0].score) if dense and dense[0].score is not None else 0.0
+        return [Passage.from_document(d) for d in out["fusion"]["documents"][:top_k]], best
 
     def sections(self) -> dict[str, Passage]:
         """Every section of the served generation, first part text joined with its other parts."""

@@ -1,0 +1,287 @@
+"""The `kb` command: a thin click layer over `kb.service.KnowledgeBase`.
+
+Library errors become one clear line on stderr and exit 1; bad arguments exit 2 (click).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+
+import click
+
+import kb  # noqa: F401  (offline defaults before anything imports haystack)
+from kb.config import PROJECT_ROOT, SETTINGS_SPECS, Settings
+from kb.errors import KBError, QuestionError
+
+
+def _kb(ctx: click.Context, **overrides):
+    from kb.service import KnowledgeBase
+
+    settings = Settings.from_env(**overrides)
+    service = KnowledgeBase(settings)
+    ctx.call_on_close(service.close)
+    return service
+
+
+def _emit(obj: dict) -> None:
+    click.echo(json.dumps(obj, ensure_ascii=False))
+
+
+class _Group(click.Group):
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except KBError as exc:
+            click.echo(f"Error: {exc}", err=True)
+            ctx.exit(1)
+
+
+@click.group(cls=_Group, epilog="Settings (environment): " + "; ".join(f"{s.env}: {s.help}" for s in SETTINGS_SPECS))
+@click.option("-v", "--verbose", is_flag=True, help="Log what the knowledge base is doing.")
+def main(verbose: bool) -> None:
+    """Somerset safeguarding procedures: index, ask, guided flows, evaluation and benchmark."""
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+
+
+@main.command()
+@click.option("--corpus", "corpus", type=click.Path(file_okay=False, path_type=Path), help="Corpus folder (default KB_CORPUS_DIR or corpus/).")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
+@click.option("--rollback", is_flag=True, help="Serve the previous index generation again.")
+@click.pass_context
+def index(ctx: click.Context, corpus: Path | None, as_json: bool, rollback: bool) -> None:
+    """Build or update the index from the corpus (incremental; the old index serves until the new one is ready)."""
+    service = _kb(ctx, corpus_dir=corpus)
+    if rollback:
+        old, new = service.rollback()
+        _emit({"rolled_back_from": old, "serving": new}) if as_json else click.echo(f"Rolled back: now serving {new} (was {old}).")
+        return
+    report = service.index(progress=None if as_json or not sys.stderr.isatty() else _ProgressBar())
+    if as_json:
+        _emit(report.as_dict())
+        return
+    click.echo(
+        f"Indexed {report.chunks} chunks in {report.seconds:.1f}s: {len(report.added)} added, {len(report.changed)} changed, "
+        f"{len(report.removed)} removed, {len(report.unchanged)} unchanged; {report.embedded} chunks embedded. Serving {report.generation}."
+    )
+    for label, items in (("Added", report.added), ("Changed", report.changed), ("Removed", report.removed)):
+        if items:
+            click.echo(f"{label}: {', '.join(items)}")
+    for err in report.errors:
+        where = f"{err['file']}:{err['line']}" if err.get("line") else err["file"]
+        click.echo(f"Skipped {where}: {err['reason']}", err=True)
+    for doc_id in report.kept_previous:
+        click.echo(f"Kept the previously indexed version of {doc_id}.", err=True)
+    for hit in report.affected_flow_nodes:
+        click.echo(f"Flow {hit['flow']} node {hit['node']} cites section {hit['section']}, which was {hit['change']}: run 'kb flows check'.", err=True)
+
+
+class _ProgressBar:
+    def __init__(self):
+        self.bar = None
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        from tqdm import tqdm
+
+        if stage == "embed":
+            if self.bar is None and total:
+                self.bar = tqdm(total=total, desc="Embedding", unit="chunk", file=sys.stderr)
+            if self.bar is not None:
+                self.bar.n = done
+                self.bar.refresh()
+        elif stage == "done" and self.bar is not None:
+            self.bar.close()
+
+
+@main.command()
+@click.argument("question", required=False)
+@click.option("--batch", type=click.File("r", encoding="utf-8"), help="A file with one question per line (use - for standard input).")
+@click.option("--json", "as_json", is_flag=True, help="Print each answer as one JSON object per line.")
+@click.option("--persona", type=click.Choice(["volunteer", "professional"]), default="volunteer", show_default=True)
+@click.pass_context
+def ask(ctx: click.Context, question: str | None, batch, as_json: bool, persona: str) -> None:
+    """Answer a question with quoted, cited passages from the procedures."""
+    if (question is None) == (batch is None):
+        raise click.UsageError("give either a QUESTION or --batch FILE")
+    service = _kb(ctx)
+    service.ensure_index()
+    questions = [question] if batch is None else [line.rstrip("\n") for line in batch if line.strip()]
+    for q in questions:
+        try:
+            answer = service.ask(q, persona=persona)
+        except QuestionError as exc:
+            if batch is None:
+                raise
+            _emit({"question": q, "status": "error", "error": str(exc)})
+            continue
+        if as_json:
+            _emit(answer.as_dict())
+        else:
+            _print_answer(answer)
+
+
+def _print_answer(answer) -> None:
+    if answer.safety:
+        click.secho(answer.safety["message"], fg="red", bold=True)
+        click.echo()
+    click.echo(answer.answer)
+    for c in answer.citations:
+        click.echo(f"  [{c.n}] {c.title} — {c.section} (version {c.version}) {c.source_url}")
+    if answer.advice:
+        click.echo(f"\n{answer.advice}")
+    if answer.flows:
+        click.echo(f"Guided flows: {', '.join(answer.flows)}")
+
+
+@main.group()
+def flows() -> None:
+    """Guided decision flows: list, show, check and walk."""
+
+
+@flows.command("list")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def flows_list(ctx: click.Context, as_json: bool) -> None:
+    """List the flows."""
+    library = _kb(ctx).flows
+    items = [{"id": f.id, "title": f.title, "description": f.description, "nodes": len(f.nodes)} for f in library.values()]
+    if as_json:
+        _emit({"flows": items})
+    else:
+        for item in items:
+            click.echo(f"{item['id']:28} {item['title']} — {item['description']}")
+
+
+@flows.command("show")
+@click.argument("flow_id")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def flows_show(ctx: click.Context, flow_id: str, as_json: bool) -> None:
+    """Show every node of a flow."""
+    from dataclasses import asdict
+
+    library = _kb(ctx).flows
+    if flow_id not in library:
+        raise KBError(f"unknown flow {flow_id!r}; known flows: {', '.join(library.ids())}")
+    flow = library[flow_id]
+    if as_json:
+        _emit(asdict(flow))
+        return
+    click.echo(f"{flow.title} ({flow.id}): {flow.description}")
+    for node in flow.nodes.values():
+        if node.is_outcome:
+            click.echo(f"\n[{node.id}] OUTCOME: {node.outcome} — {node.timescale}")
+        else:
+            click.echo(f"\n[{node.id}] {node.question}")
+            for o in node.options:
+                click.echo(f"    {o.label!r} -> {o.next or o.goto}")
+
+
+@flows.command("check")
+@click.pass_context
+def flows_check(ctx: click.Context) -> None:
+    """Check every flow against its graph rules, the current index and the contacts; exit 1 on any problem."""
+    service = _kb(ctx)
+    service.ensure_index()
+    sections = {sid: p.text for sid, p in service.sections().items()}
+    problems = service.flows.check(sections, set(service.contacts))
+    for p in problems:
+        click.echo(str(p))
+    if problems:
+        click.echo(f"{len(problems)} problem(s) in the flows.", err=True)
+        ctx.exit(1)
+    click.echo(f"All {len(service.flows)} flows are valid.")
+
+
+@flows.command("walk")
+@click.argument("flow_id")
+@click.option("--choose", "choices", multiple=True, help="An option label; repeat in order.")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def flows_walk(ctx: click.Context, flow_id: str, choices: tuple[str, ...], as_json: bool) -> None:
+    """Walk a flow with the given answers and show where it ends."""
+    from kb.flows.walkthrough import describe_walk
+
+    service = _kb(ctx)
+    result = describe_walk(service, flow_id, list(choices))
+    if as_json:
+        _emit(result)
+        return
+    node = result["node"]
+    if node["type"] == "outcome":
+        click.echo(f"Outcome: {node['outcome']} ({node['protocol']}) — {node['timescale']}")
+        for i, a in enumerate(node["actions"], 1):
+            click.echo(f"  {i}. {a}")
+        for c in node["contacts"]:
+            click.echo(f"  Contact: {c['who']}: {c['reach']}")
+    else:
+        click.echo(node["question"])
+        for label in node["options"]:
+            click.echo(f"  - {label}")
+
+
+@main.command("eval")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print only the JSON summary line.")
+@click.option("--baselines/--no-baselines", default=True, help="Also score lexical-only and dense-only retrieval.")
+@click.pass_context
+def evaluate(ctx: click.Context, file: Path, as_json: bool, baselines: bool) -> None:
+    """Score a question set: recall@5, must-fact coverage, refusals and latency."""
+    from kb.evaluation import evaluate_file, format_report
+
+    service = _kb(ctx)
+    service.ensure_index()
+    report = evaluate_file(service, file, baselines=baselines)
+    if not as_json:
+        click.echo(format_report(report))
+    _emit(report["summary"])
+
+
+@main.command()
+@click.option("--scale", default=10, show_default=True, help="Size of the enlarged corpus for the scale test, as a multiple of the shipped one.")
+@click.option("--queries", default=200, show_default=True, help="Queries to time.")
+@click.pass_context
+def bench(ctx: click.Context, scale: int, queries: int) -> None:
+    """Benchmark indexing, re-indexing, retrieval and answers; prints figures and one JSON line."""
+    from kb.bench import run_benchmark
+
+    settings = Settings.from_env()
+    result = run_benchmark(settings, scale=scale, queries=queries, log=lambda line: click.echo(line))
+    _emit(result)
+
+
+@main.command()
+@click.option("--port", default=8501, show_default=True)
+@click.option("--address", default="127.0.0.1", show_default=True)
+@click.pass_context
+def serve(ctx: click.Context, port: int, address: str) -> None:
+    """Build the index if there is none, then run the Streamlit app."""
+    service = _kb(ctx)
+    if not service.has_index():
+        click.echo("No index yet: building it from the corpus (about a minute)...")
+        report = service.index(progress=_ProgressBar() if sys.stderr.isatty() else None)
+        click.echo(f"Indexed {report.chunks} chunks from {len(report.added)} documents in {report.seconds:.1f}s.")
+    service.close()
+    app = PROJECT_ROOT / "ui" / "app.py"
+    args = [
+        sys.executable, "-m", "streamlit", "run", str(app),
+        "--server.address", address, "--server.port", str(port), "--server.headless", "true",
+        "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
+    ]
+    env = {**os.environ, "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false"}
+    click.echo(f"Open http://{address}:{port} in a browser (Ctrl+C stops the app).")
+    os.execve(sys.executable, args, env)
+
+
+@main.command()
+@click.pass_context
+def status(ctx: click.Context) -> None:
+    """Show the served index generation."""
+    _emit(_kb(ctx).status())
+
+
+if __name__ == "__main__":
+    main()
