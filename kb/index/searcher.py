@@ -79,13 +79,17 @@ class Passage:
 
 
 class _OpenGeneration:
-    def __init__(self, settings: Settings, generation: Generation, text_embedder):
+    def __init__(self, settings: Settings, generation: Generation):
         self.generation = generation
         self.manifest = generation.manifest()
         self.store = open_vector_store(settings, generation, self.manifest.get("embedding_dim", 384))
         self.dense = build_dense_retriever(self.store)
         self.lexical = build_lexical_retriever(generation)
         self.lexical.warm_up()
+        # A component belongs to one pipeline, so each generation gets its own embedder; the
+        # model behind it is loaded once per process and shared.
+        text_embedder = build_text_embedder(settings)
+        text_embedder.warm_up()
         self.pipeline = build_query_pipeline(text_embedder, self.dense, self.lexical)
         self.db = open_read_only(generation.chunks_db)
 
@@ -118,7 +122,7 @@ class Searcher:
             raise IndexNotReadyError(f"no index in {self.settings.data_dir}: run 'kb index' to build one from the corpus")
         with self._lock:
             if self._open is None or self._open.generation.name != name:
-                opened = _OpenGeneration(self.settings, self.generations.current(), self.text_embedder)
+                opened = _OpenGeneration(self.settings, self.generations.current())
                 if self._retired is not None:
                     self._retired.close()
                 self._retired, self._open = self._open, opened

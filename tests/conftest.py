@@ -1,0 +1,48 @@
+"""Shared fixtures: a small real corpus and a real index built with the real model."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+import kb  # noqa: F401  (offline defaults first)
+from kb.config import PROJECT_ROOT, Settings
+
+SMALL_CORPUS_DOCS = [
+    "responding-to-a-disclosure.md",
+    "head-lice.md",
+    "child-protection-plans-and-core-groups.md",
+    "allegations-against-people-who-work-with-children.md",
+    "contacts.yaml",
+]
+
+
+def copy_small_corpus(target: Path) -> Path:
+    target.mkdir(parents=True, exist_ok=True)
+    for name in SMALL_CORPUS_DOCS:
+        shutil.copy(PROJECT_ROOT / "corpus" / name, target / name)
+    return target
+
+
+@pytest.fixture
+def small_corpus(tmp_path: Path) -> Path:
+    return copy_small_corpus(tmp_path / "corpus")
+
+
+@pytest.fixture
+def settings(tmp_path: Path, small_corpus: Path) -> Settings:
+    return Settings.from_env(environ={}, corpus_dir=small_corpus, data_dir=tmp_path / "data")
+
+
+@pytest.fixture(scope="session")
+def shipped_kb(tmp_path_factory):
+    """The whole shipped corpus, indexed once for the session with the real model."""
+    from kb.service import KnowledgeBase
+
+    data = tmp_path_factory.mktemp("shipped-data")
+    service = KnowledgeBase(Settings.from_env(environ={}, data_dir=data))
+    service.index()
+    yield service
+    service.close()

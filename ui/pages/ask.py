@@ -1,0 +1,103 @@
+"""Ask: a plain question in, the procedures' own words out, each sentence numbered to its source.
+
+The emergency guidance comes first whenever the question suggests danger or a disclosure.
+Nothing asked here is stored beyond this browser session.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from kb.errors import KBError, QuestionError
+from ui.common import footer, get_kb, md_text, open_flow, persona, persona_switch, show_citation
+
+HISTORY = "ask_history"
+PENDING = "ask_pending"
+MAX_TURNS = 20
+EXAMPLES = (
+    "A child told me their dad hits them. What do I do?",
+    "What is the LADO?",
+    "How quickly should a strategy discussion happen?",
+)
+
+
+def queue_question(question: str) -> None:
+    st.session_state[PENDING] = question
+
+
+def queue_typed_question() -> None:
+    queue_question(st.session_state.get("ask_input") or "")
+
+
+def answer_pending(kb) -> None:
+    question = st.session_state.pop(PENDING, None)
+    if question is None:
+        return
+    turn: dict = {"question": question}
+    try:
+        with st.spinner("Looking in the procedures..."):
+            turn["answer"] = kb.ask(question, persona=persona())
+            turn["question"] = turn["answer"].question
+    except QuestionError as exc:
+        turn["problem"] = f"Please try again: {exc}."
+    except KBError as exc:
+        turn["problem"] = f"The assistant could not answer just now: {exc}"
+    history = st.session_state.setdefault(HISTORY, [])
+    history.append(turn)
+    del history[:-MAX_TURNS]
+
+
+def show_turn(i: int, turn: dict, kb) -> None:
+    with st.chat_message("user"):
+        st.markdown(md_text(turn["question"]) or "_(empty question)_")
+    with st.chat_message("assistant"):
+        if "problem" in turn:
+            st.warning(md_text(turn["problem"]))
+            return
+        answer = turn["answer"]
+        if answer.safety:
+            st.error(md_text(answer.safety["message"]), icon=":material/emergency:")
+        if answer.status == "answered":
+            st.markdown(md_text(answer.answer))
+        elif answer.status == "not_found":
+            st.info(md_text(answer.answer), icon=":material/search_off:")
+        else:
+            st.warning(md_text(answer.answer), icon=":material/block:")
+        if answer.citations:
+            st.markdown("**Sources**")
+            for c in answer.citations:
+                show_citation(c.n, c.title, c.section, c.version, c.last_reviewed, c.source_url, c.passage, c.quote)
+        if answer.advice:
+            who = "volunteers" if answer.persona == "volunteer" else "professionals"
+            st.caption(f"For {who}: {md_text(answer.advice)}")
+        flows = [f for f in answer.flows if f in kb.flows]
+        if flows:
+            st.markdown("**Step-by-step help**")
+            for flow_id in flows:
+                if st.button(f"Guided flow: {md_text(kb.flows[flow_id].title)}", key=f"ask_flow_{i}_{flow_id}", icon=":material/alt_route:"):
+                    open_flow(flow_id)
+
+
+def clear_history() -> None:
+    st.session_state[HISTORY] = []
+
+
+st.title("Ask about the procedures")
+st.write("Type a question in your own words. The answer quotes the safeguarding procedures, and each part is numbered to the procedure it comes from.")
+persona_switch("ask")
+
+kb = get_kb()
+if kb is not None:
+    answer_pending(kb)
+    history = st.session_state.get(HISTORY, [])
+    if not history:
+        st.caption("For example:")
+        for n, example in enumerate(EXAMPLES):
+            st.button(example, key=f"ask_example_{n}", on_click=queue_question, args=(example,), icon=":material/chat_bubble_outline:")
+    for i, turn in enumerate(history):
+        show_turn(i, turn, kb)
+    if history:
+        st.button("Clear this conversation", key="ask_clear", on_click=clear_history, icon=":material/delete_sweep:")
+    st.chat_input("Type your question here", key="ask_input", on_submit=queue_typed_question)
+
+footer()

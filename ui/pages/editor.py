@@ -1,0 +1,332 @@
+"""Editor: for the partnership's procedure editors. Add, edit or delete documents, re-index with a
+progress bar, see what changed and which flow steps now cite moved or missing text, and roll back.
+
+Locked behind a password (st.secrets["editor_password"], or KB_EDITOR_PASSWORD /
+KB_EDITOR_PASSWORD_SHA256 in the environment), compared by SHA-256 digest; never shown or logged.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import time
+
+import streamlit as st
+
+from kb import editor
+from kb.errors import IndexBusyError, KBError
+from ui.common import footer, get_kb, knowledge_base, md_text
+
+UNLOCKED = "editor_unlocked"
+DRAFT = "editor_draft"  # {"name", "notes", "exists", "origin"}
+DRAFT_TEXT = "editor_draft_text"
+UPLOAD_SEEN = "editor_upload_seen"
+MESSAGES = "editor_messages"  # section -> (kind, text), shown once after an action
+REPORT = "editor_report"
+
+STAGES = {  # stage -> (what to show, start and end of the stage on the progress bar)
+    "load": ("Reading the documents", 0.0, 0.1),
+    "embed": ("Preparing the search index", 0.1, 0.85),
+    "store": ("Saving the new version", 0.85, 0.98),
+    "done": ("Finished", 1.0, 1.0),
+}
+
+
+# the lock
+
+
+def expected_password_hash(settings) -> str | None:
+    secret = None
+    if st.secrets.load_if_toml_exists():
+        secret = st.secrets.get("editor_password")
+    if secret:
+        return hashlib.sha256(str(secret).encode()).hexdigest()
+    if settings.editor_password_hash:
+        return settings.editor_password_hash.strip().lower()
+    return None
+
+
+def show_lock(expected: str | None) -> None:
+    if expected is None:
+        st.info(
+            "The Editor is locked because no editor password is set. To set one, do either of these, then restart the app:\n\n"
+            '- add `editor_password = "..."` to `.streamlit/secrets.toml`, or\n'
+            "- set the environment variable `KB_EDITOR_PASSWORD` (or `KB_EDITOR_PASSWORD_SHA256` with the password's SHA-256 digest).",
+            icon=":material/lock:",
+        )
+        return
+    with st.form("editor_login", clear_on_submit=True):
+        password = st.text_input("Editor password", type="password", key="editor_password_input")
+        submitted = st.form_submit_button("Unlock the Editor", icon=":material/lock_open:")
+    if submitted:
+        given = hashlib.sha256((password or "").encode()).hexdigest()
+        if hmac.compare_digest(given, expected):
+            st.session_state[UNLOCKED] = True
+            st.rerun()
+        time.sleep(1)  # slow down guessing
+        st.error("That password is not right. Try again.")
+
+
+def lock_again() -> None:
+    for key in (UNLOCKED, DRAFT, DRAFT_TEXT, REPORT):
+        st.session_state.pop(key, None)
+
+
+# documents
+
+
+def load_for_editing(name: str) -> None:
+    settings = knowledge_base().settings
+    try:
+        text = editor.read_document(settings, name)
+    except KBError as exc:
+        say("documents", "error", str(exc))
+        return
+    st.session_state[DRAFT] = {"name": name, "notes": [], "exists": True, "origin": f"{name} in the corpus"}
+    st.session_state[DRAFT_TEXT] = text
+
+
+def delete(name: str) -> None:
+    try:
+        editor.delete_document(knowledge_base().settings, name)
+    except KBError as exc:
+        say("documents", "error", str(exc))
+        return
+    say("documents", "success", f"Deleted {name}. Re-index below to take it out of the answers.")
+    if st.session_state.get(DRAFT, {}).get("name") == name:
+        discard()
+
+
+def show_documents(settings) -> None:
+    st.header("Documents", divider="gray")
+    show_message("documents")
+    try:
+        documents = editor.list_documents(settings)
+    except KBError as exc:
+        st.error(md_text(str(exc)))
+        return
+    problems = [d for d in documents if not d.valid]
+    summary = f"{len(documents)} documents in {settings.corpus_dir}. "
+    if problems:
+        summary += f"{len(problems)} with problems: they are skipped at re-index, and their last good version keeps serving."
+    else:
+        summary += "All of them are valid."
+    st.caption(md_text(summary))
+    st.dataframe(
+        [{"File": d.name, "Title": d.title or "—", "Kind": d.kind or "—", "Last reviewed": d.last_reviewed or "—", "Status": "OK" if d.valid else "Problem"} for d in documents],
+        hide_index=True,
+        width="stretch",
+    )
+    for d in problems:
+        st.warning(md_text(d.error))
+    name = st.selectbox("Choose a document to edit or delete", [d.name for d in documents], index=None, key="editor_chosen", placeholder="Choose a document")
+    if name:
+        edit_col, delete_col = st.columns(2)
+        edit_col.button("Edit this document", key="editor_edit", on_click=load_for_editing, args=(name,), icon=":material/edit:", width="stretch")
+        confirm = delete_col.checkbox(f"Yes, delete {name}", key="editor_delete_confirm")
+        delete_col.button("Delete", key="editor_delete", on_click=delete, args=(name,), disabled=not confirm, icon=":material/delete:", width="stretch")
+
+
+# add or edit
+
+
+def take_upload(settings) -> None:
+    upload = st.session_state.get("editor_upload")
+    if upload is None or st.session_state.get(UPLOAD_SEEN) == upload.file_id:
+        return
+    st.session_state[UPLOAD_SEEN] = upload.file_id
+    try:
+        preview = editor.prepare_upload(settings, upload.name, upload.getvalue())
+    except KBError as exc:
+        say("draft", "error", f"{exc}")
+        return
+    st.session_state[DRAFT] = {"name": preview.name, "notes": list(preview.notes), "exists": preview.exists, "origin": f"uploaded {upload.name} ({preview.source_type.upper()})"}
+    st.session_state[DRAFT_TEXT] = preview.markdown
+
+
+def check_draft() -> None:
+    draft = st.session_state[DRAFT]
+    try:
+        doc = editor.validate_document(draft["name"], st.session_state.get(DRAFT_TEXT, ""))
+    except KBError as exc:
+        say("draft", "error", f"Not ready to save yet. {exc}")
+        return
+    say("draft", "success", f"Valid: id {doc.id}, title “{doc.title}”, kind {doc.kind}.")
+
+
+def save_draft() -> None:
+    draft = st.session_state[DRAFT]
+    try:
+        saved = editor.write_document(knowledge_base().settings, draft["name"], st.session_state.get(DRAFT_TEXT, ""))
+    except KBError as exc:
+        say("draft", "error", f"Not saved. {exc}")
+        return
+    verb = "Replaced" if saved.replaced else "Saved"
+    say("draft", "success", f"{verb} {saved.name} (“{saved.title}”). Re-index below to make it part of the answers.")
+    discard()
+
+
+def discard() -> None:
+    st.session_state.pop(DRAFT, None)
+    st.session_state.pop(DRAFT_TEXT, None)
+
+
+def show_draft_area(settings) -> None:
+    st.header("Add or edit a document", divider="gray")
+    st.file_uploader(
+        f"Upload a document: Markdown, HTML, Word (.docx) or PDF, up to {editor.MAX_UPLOAD_BYTES // (1024 * 1024)} MB",
+        type=list(editor.UPLOAD_TYPES),
+        key="editor_upload",
+        on_change=take_upload,
+        args=(settings,),
+    )
+    show_message("draft")
+    draft = st.session_state.get(DRAFT)
+    if draft is None:
+        st.caption("Upload a file, or choose a document above and press Edit. You can check and correct the Markdown here before it is saved.")
+        return
+    st.markdown(f"**Editing {md_text(draft['name'])}** · {md_text(draft['origin'])}")
+    for note in draft["notes"]:
+        st.info(md_text(note), icon=":material/info:")
+    if draft["exists"] and draft["origin"].startswith("uploaded"):
+        st.warning(f"A document called {md_text(draft['name'])} is already in the corpus: saving replaces it.")
+    st.text_area("Markdown with front matter (review before saving)", key=DRAFT_TEXT, height=420)
+    check_col, save_col, discard_col = st.columns(3)
+    check_col.button("Check", key="editor_check", on_click=check_draft, icon=":material/fact_check:", width="stretch")
+    save_col.button("Save to the corpus", key="editor_save", on_click=save_draft, type="primary", icon=":material/save:", width="stretch")
+    discard_col.button("Discard", key="editor_discard", on_click=discard, icon=":material/close:", width="stretch")
+
+
+# publish
+
+
+def run_index(kb) -> None:
+    bar = st.progress(0.0, text="Starting the re-index...")
+
+    def progress(stage: str, done: int, total: int) -> None:
+        label, low, high = STAGES.get(stage, (stage.capitalize(), 0.0, 1.0))
+        fraction = low + (high - low) * (done / total if total else 1.0)
+        text = f"{label}: {done} of {total}" if stage == "embed" and total else label
+        bar.progress(min(max(fraction, 0.0), 1.0), text=text)
+
+    try:
+        report = kb.index(progress=progress)
+    except IndexBusyError:
+        say("publish", "warning", "Another re-index is running. Wait a minute, then try again.")
+        return
+    except KBError as exc:
+        say("publish", "error", f"The re-index stopped and the previous version is still serving. {exc}")
+        return
+    st.session_state[REPORT] = report.as_dict()
+    bar.progress(1.0, text="Finished")
+
+
+def show_report(kb, report: dict) -> None:
+    if report["generation"] != report["previous_generation"]:
+        st.success(f"Re-indexed in {report['seconds']:.1f} seconds. Now serving {md_text(report['generation'])}.")
+    else:
+        st.success("Nothing changed, so the index was left as it was.")
+    counts = st.columns(4)
+    counts[0].metric("Added", len(report["added"]))
+    counts[1].metric("Changed", len(report["changed"]))
+    counts[2].metric("Removed", len(report["removed"]))
+    counts[3].metric("Problems", len(report["errors"]))
+    for label, key in (("Added", "added"), ("Changed", "changed"), ("Removed", "removed")):
+        if report[key]:
+            st.markdown(f"**{label}:** {md_text(', '.join(report[key]))}")
+    if report["errors"]:
+        st.markdown("**Documents with problems (skipped)**")
+        for e in report["errors"]:
+            where = e["file"] + (f", line {e['line']}" if e.get("line") else "") + (f", field {e['field']}" if e.get("field") else "")
+            st.error(md_text(f"{where}: {e['reason']}"))
+    if report["kept_previous"]:
+        st.info(md_text(f"Still serving the last good version of: {', '.join(report['kept_previous'])}. Fix the problems above and re-index."))
+    nodes = report["affected_flow_nodes"]
+    if nodes:
+        st.markdown("**Flow steps whose cited text changed or disappeared**")
+        st.caption("Check each of these steps still says the right thing, and update the flow's citation if the text moved.")
+        for n in nodes:
+            flow = kb.flows.get(n["flow"])
+            title = flow.title if flow else n["flow"]
+            icon = ":material/link_off:" if n["change"] == "removed" else ":material/change_circle:"
+            st.warning(md_text(f"{title}, step {n['node']}: cited section {n['section']} was {n['change']}"), icon=icon)
+    elif report["changed_sections"] or report["removed_sections"]:
+        st.caption("No flow step cites the sections that changed.")
+    problems = flow_problems(kb)
+    if problems:
+        with st.expander(f"Flow check: {len(problems)} problem(s)"):
+            for p in problems:
+                st.markdown(f"- {md_text(str(p))}")
+
+
+def flow_problems(kb) -> list:
+    try:
+        sections = {sid: p.text for sid, p in kb.sections().items()}
+    except KBError:
+        return []
+    return kb.flows.check(sections, set(kb.contacts))
+
+
+def roll_back(kb) -> None:
+    try:
+        old, new = kb.rollback()
+    except KBError as exc:
+        say("publish", "error", f"Could not roll back: {exc}")
+        return
+    st.session_state.pop(REPORT, None)
+    say("publish", "success", f"Rolled back: now serving {new} again (instead of {old}).")
+
+
+def show_publish(kb) -> None:
+    st.header("Publish", divider="gray")
+    status = kb.status()
+    if status["generation"]:
+        st.caption(md_text(f"Serving {status['generation']}, built {status.get('created') or 'at an unknown time'}: {status['documents']} documents, {status['chunks']} passages."))
+    else:
+        st.caption("No index has been built yet.")
+    st.write(
+        "Re-index after adding, editing or deleting documents. The new version is built beside the one serving answers and replaces it "
+        "only when it is complete; documents with problems are skipped and keep their last good version."
+    )
+    if st.button("Re-index now", key="editor_reindex", type="primary", icon=":material/sync:"):
+        run_index(kb)
+    show_message("publish")
+    report = st.session_state.get(REPORT)
+    if report:
+        show_report(kb, report)
+    generations = status.get("generations") or []
+    if len(generations) > 1:
+        st.subheader("Roll back")
+        st.caption(md_text(f"Versions kept: {', '.join(generations)}. Rolling back serves the previous version again; documents in the corpus folder are not changed."))
+        confirm = st.checkbox("Yes, serve the previous version", key="editor_rollback_confirm")
+        if st.button("Roll back", key="editor_rollback", disabled=not confirm, icon=":material/undo:"):
+            roll_back(kb)
+            st.rerun()
+
+
+def say(section: str, kind: str, text: str) -> None:
+    st.session_state.setdefault(MESSAGES, {})[section] = (kind, text)
+
+
+def show_message(section: str) -> None:
+    message = st.session_state.get(MESSAGES, {}).pop(section, None)
+    if message:
+        kind, text = message
+        getattr(st, kind)(md_text(text))
+
+
+st.title("Editor")
+kb = get_kb()
+if kb is not None:
+    expected = expected_password_hash(kb.settings)
+    if expected is None or not st.session_state.get(UNLOCKED):
+        st.session_state.pop(UNLOCKED, None)
+        show_lock(expected)
+    else:
+        st.button("Lock the Editor", key="editor_lock", on_click=lock_again, icon=":material/lock:")
+        take_upload(kb.settings)
+        show_documents(kb.settings)
+        show_draft_area(kb.settings)
+        show_publish(kb)
+
+footer()
