@@ -6,8 +6,6 @@ import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
 from kb.errors import DocumentError
 from kb.index.documents import CONTACTS_FILE, SourceDocument, document_from_meta, parse_front_matter
 

@@ -90,7 +90,7 @@ _COMPILED = {cue: [re.compile(p) for p in pats] for cue, pats in PATTERNS.items(
 
 # Words the patterns rely on, for spelling correction of what people type in a hurry.
 _VOCABULARY = sorted(
-    set(re.findall(r"[a-z]{5,}", " ".join(" ".join(p) for p in PATTERNS.values())))
+    set(re.findall(r"[a-z]{5,}", re.sub(r"\\[a-zA-Z]", " ", " ".join(" ".join(p) for p in PATTERNS.values()))))
     | {"bruise", "bruises", "bruised", "danger", "injury", "injured", "suicide", "suicidal", "threatened", "disclosed", "collected", "touched", "touching", "bleeding", "unconscious", "frightened", "terrified", "scared", "afraid"}
 )
 _COMMON = {"there", "their", "where", "these", "those", "other", "about", "would", "could", "should", "which", "while", "things", "thing", "school", "house", "today", "after", "first", "never", "still", "think", "thought", "every", "right", "night", "light", "might", "mother", "father", "brother", "sister", "teacher", "parents", "children", "police", "social", "worker", "policy", "procedure", "training", "meaning", "means", "define", "word", "words", "phrase", "danger", "dangers"}

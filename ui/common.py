@@ -28,10 +28,16 @@ FLOWS_PENDING_KEY = "flows_pending"  # a flow another page asked the Guided flow
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~:$=^])")
 
 
+@st.cache_resource(show_spinner=False)
+def settings() -> Settings:
+    """The server's settings, read once from the environment (no model is loaded)."""
+    return Settings.from_env()
+
+
 @st.cache_resource(show_spinner="Loading the procedures and the search model (first visit only)...")
 def knowledge_base() -> KnowledgeBase:
     """One KnowledgeBase per server process; it follows new index generations by itself."""
-    kb = KnowledgeBase(Settings.from_env())
+    kb = KnowledgeBase(settings())
     kb.ensure_index()
     kb.searcher  # noqa: B018 - load the model now, not on the first question
     return kb

@@ -37,7 +37,7 @@ def cited_text(cite: Cite, sections: Mapping) -> CitedText | None:
 
 
 def record_markdown(flows: Mapping[str, Flow], state: State, sections: Mapping, contacts: Mapping[str, Contact], notes: Mapping[str, str] | None = None, when: dt.datetime | None = None) -> str:
-    when = when or dt.datetime.now(dt.timezone.utc)
+    when = when or dt.datetime.now(dt.UTC)
     notes = notes or {}
     start_flow = flows[state.flow_id]
     node = current(flows, state)

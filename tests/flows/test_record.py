@@ -15,7 +15,7 @@ pytestmark = pytest.mark.slow
 def test_record_holds_path_outcome_sources_and_notes(shipped_kb):
     flows = shipped_kb.flows
     state = engine.walk(flows, "disclosure", ["Yes"])
-    when = dt.datetime(2026, 11, 21, 10, 30, tzinfo=dt.timezone.utc)
+    when = dt.datetime(2026, 11, 21, 10, 30, tzinfo=dt.UTC)
     notes = {NOTES_HEADINGS[0]: "<script>alert(1)</script> bruises seen"}
     md = record_markdown(flows, state, shipped_kb.sections(), shipped_kb.contacts, notes, when)
     assert "# Decision record" in md and "2026-11-21 10:30" in md

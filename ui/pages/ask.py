@@ -48,15 +48,15 @@ def answer_pending(kb) -> None:
 
 
 def show_turn(i: int, turn: dict, kb) -> None:
-    with st.chat_message("user"):
+    with st.chat_message("user", avatar=":material/person:"):
         st.markdown(md_text(turn["question"]) or "_(empty question)_")
-    with st.chat_message("assistant"):
+    with st.chat_message("assistant", avatar=":material/menu_book:"):
         if "problem" in turn:
             st.warning(md_text(turn["problem"]))
             return
         answer = turn["answer"]
         if answer.safety:
-            st.error(md_text(answer.safety["message"]), icon=":material/emergency:")
+            st.error(md_text(answer.safety["message"]).replace(" · ", "  \n"), icon=":material/warning:")
         if answer.status == "answered":
             st.markdown(md_text(answer.answer))
         elif answer.status == "not_found":

@@ -20,7 +20,7 @@ def phone_markdown(phone: str) -> str:
 
 
 st.title("Contacts")
-st.error("If a child is in immediate danger, call 999 now.", icon=":material/emergency:")
+st.error("If a child is in immediate danger, call 999 now.", icon=":material/warning:")
 query = st.text_input("Search the contacts", key="contacts_query", placeholder="For example: out of hours, LADO, police")
 
 kb = get_kb()

@@ -15,7 +15,7 @@ import streamlit as st
 
 from kb import editor
 from kb.errors import IndexBusyError, KBError
-from ui.common import footer, get_kb, knowledge_base, md_text
+from ui.common import footer, get_kb, knowledge_base, md_text, settings
 
 UNLOCKED = "editor_unlocked"
 DRAFT = "editor_draft"  # {"name", "notes", "exists", "origin"}
@@ -50,7 +50,7 @@ def show_lock(expected: str | None) -> None:
     if expected is None:
         st.info(
             "The Editor is locked because no editor password is set. To set one, do either of these, then restart the app:\n\n"
-            '- add `editor_password = "..."` to `.streamlit/secrets.toml`, or\n'
+            '- add `editor_password = "..."` to `.streamlit/secrets.toml` (in the project folder or in `ui/`), or\n'
             "- set the environment variable `KB_EDITOR_PASSWORD` (or `KB_EDITOR_PASSWORD_SHA256` with the password's SHA-256 digest).",
             icon=":material/lock:",
         )
@@ -316,13 +316,14 @@ def show_message(section: str) -> None:
 
 
 st.title("Editor")
-kb = get_kb()
-if kb is not None:
-    expected = expected_password_hash(kb.settings)
-    if expected is None or not st.session_state.get(UNLOCKED):
-        st.session_state.pop(UNLOCKED, None)
-        show_lock(expected)
-    else:
+st.write("For the partnership's procedure editors: add or change documents, re-index, check what changed, and roll back if needed.")
+expected = expected_password_hash(settings())
+if expected is None or not st.session_state.get(UNLOCKED):
+    st.session_state.pop(UNLOCKED, None)
+    show_lock(expected)
+else:
+    kb = get_kb()
+    if kb is not None:
         st.button("Lock the Editor", key="editor_lock", on_click=lock_again, icon=":material/lock:")
         take_upload(kb.settings)
         show_documents(kb.settings)

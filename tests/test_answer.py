@@ -1,0 +1,90 @@
+"""Answers on the shipped corpus with the real model: quoted verbatim, cited, honest, safe."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from kb.errors import QuestionError
+from kb.evaluation import evaluate_file
+
+pytestmark = pytest.mark.slow
+
+DEV = Path(__file__).parent / "eval" / "dev_questions.yaml"
+
+
+@pytest.fixture(scope="module")
+def dev_answers(shipped_kb):
+    items = yaml.safe_load(DEV.read_text())
+    return [(item, shipped_kb.ask(item["question"])) for item in items]
+
+
+def test_every_quote_is_verbatim_in_its_cited_passage(dev_answers):
+    for item, answer in dev_answers:
+        for c in answer.citations:
+            assert c.quote and c.quote in c.passage, item["id"]
+            assert f"[{c.n}]" in answer.answer
+            assert c.quote in answer.answer
+
+
+def test_out_of_scope_questions_are_refused_without_citations(dev_answers):
+    refused = [(item, a) for item, a in dev_answers if item.get("expect") == "refuse_or_no_answer"]
+    assert len(refused) >= 8
+    for item, answer in refused:
+        assert answer.status in ("out_of_scope", "not_found"), item["id"]
+        assert answer.citations == [], item["id"]
+
+
+def test_glossary_questions_are_answered_from_the_glossary_first(shipped_kb):
+    answer = shipped_kb.ask("what is a core group?")
+    assert answer.status == "answered" and answer.citations[0].doc_id == "glossary"
+    assert answer.citations[0].section.lower().startswith("core group")
+    lado = shipped_kb.ask("What does LADO stand for?")
+    assert "Local Authority Designated Officer" in lado.answer
+
+
+def test_old_names_are_expanded(shipped_kb):
+    answer = shipped_kb.ask("what replaced serious case reviews?")
+    assert "child safeguarding practice review" in (answer.answer + " ".join(c.passage for c in answer.citations)).lower()
+
+
+def test_danger_puts_the_emergency_message_first_with_a_flow(shipped_kb):
+    answer = shipped_kb.ask("a boy told me his dad hits him, what do i do?")
+    assert answer.safety and "999" in answer.safety["message"] and "0300 123 2224" in answer.safety["message"]
+    assert "disclosure" in answer.flows
+    assert answer.status == "answered"
+
+
+def test_personas_get_different_advice(shipped_kb):
+    volunteer = shipped_kb.ask("is head lice neglect?", persona="volunteer")
+    professional = shipped_kb.ask("is head lice neglect?", persona="professional")
+    assert "safeguarding lead" in volunteer.advice
+    assert "children's social care" in professional.advice and volunteer.advice != professional.advice
+
+
+@pytest.mark.parametrize("question", ["", "   ", "\x00\x01", "x" * 10_000])
+def test_empty_or_huge_questions_get_a_clear_message(shipped_kb, question):
+    with pytest.raises(QuestionError) as info:
+        shipped_kb.ask(question)
+    assert "question" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["'; DROP TABLE chunks; --", "<script>alert('x')</script> what is neglect?", "¿Qué hago si un niño me cuenta que le pegan?", "LADO\u0007 OR 1=1", 'what is "early help" AND NOT *'],
+)
+def test_odd_questions_get_a_normal_answer(shipped_kb, question):
+    answer = shipped_kb.ask(question)
+    assert answer.status in ("answered", "not_found", "out_of_scope")
+    assert "<script>" not in answer.answer
+
+
+def test_development_set_scores(shipped_kb):
+    report = evaluate_file(shipped_kb, DEV)
+    s = report["summary"]
+    assert s["out_of_scope_refused"] == 1.0
+    assert s["quotes_verbatim"] == 1.0
+    assert s["must_coverage"] >= 0.85
+    assert s["recall_at_5"]["hybrid"] >= max(s["recall_at_5"]["lexical"], s["recall_at_5"]["dense"])

@@ -1,0 +1,103 @@
+"""Shared set-up for the app's tests: a small corpus copied from corpus/, settings pointed at it.
+
+`ui_env` only sets the environment (cheap); `app_index` also builds the index once with the real
+model, for the tests that ask questions or walk flows. The cached KnowledgeBase and settings live
+for the whole test session (st.cache_resource is process-wide), so every in-process page test
+shares one environment and one index.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from collections import deque
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))  # the pages import ui.common
+
+PAGES = ROOT / "ui" / "pages"
+SMALL_CORPUS = (
+    "responding-to-a-disclosure.md",
+    "recognising-abuse-and-neglect.md",
+    "making-a-referral.md",
+    "glossary.md",
+    "contacts.yaml",
+)
+ENV_KEYS = ("KB_CORPUS_DIR", "KB_DATA_DIR", "KB_EDITOR_PASSWORD", "KB_EDITOR_PASSWORD_SHA256")
+
+
+def copy_small_corpus(dest: Path) -> Path:
+    dest.mkdir(parents=True, exist_ok=True)
+    for name in SMALL_CORPUS:
+        shutil.copy(ROOT / "corpus" / name, dest / name)
+    return dest
+
+
+def build_index(corpus: Path, data: Path) -> None:
+    from kb.config import Settings
+    from kb.service import KnowledgeBase
+
+    kb = KnowledgeBase(Settings.from_env(environ={}, corpus_dir=corpus, data_dir=data))
+    try:
+        report = kb.index()
+    finally:
+        kb.close()
+    assert not report.errors, report.errors
+
+
+@pytest.fixture(scope="session")
+def ui_env(tmp_path_factory):
+    """KB_CORPUS_DIR and KB_DATA_DIR pointed at a temporary small corpus; no editor password set."""
+    import streamlit as st
+
+    base = tmp_path_factory.mktemp("ui")
+    corpus = copy_small_corpus(base / "corpus")
+    data = base / "data"
+    patch = pytest.MonkeyPatch()
+    for key in ENV_KEYS:
+        patch.delenv(key, raising=False)
+    patch.setenv("KB_CORPUS_DIR", str(corpus))
+    patch.setenv("KB_DATA_DIR", str(data))
+    st.cache_resource.clear()
+    yield corpus, data
+    patch.undo()
+
+
+@pytest.fixture(scope="session")
+def app_index(ui_env):
+    """The small corpus indexed once with the real embedding model."""
+    corpus, data = ui_env
+    if not (data / "CURRENT").exists():
+        build_index(corpus, data)
+    return corpus, data
+
+
+def flow_for_tests():
+    """The flow the tests walk ('disclosure' when it exists) and a path of (node id, option index,
+    label) to the outcome furthest from its start, following only options inside the flow."""
+    from kb.flows.library import FlowLibrary
+
+    flows = FlowLibrary.load_default()
+    if not flows:
+        pytest.skip("no guided flows are installed in kb/flows/definitions")
+    flow = flows["disclosure"] if "disclosure" in flows else next(iter(flows.values()))
+    paths: dict[str, list[tuple[str, int, str]]] = {flow.start: []}
+    queue = deque([flow.start])
+    best: list[tuple[str, int, str]] | None = None
+    while queue:
+        node_id = queue.popleft()
+        node = flow.nodes[node_id]
+        if node.is_outcome:
+            if best is None or len(paths[node_id]) > len(best):
+                best = paths[node_id]
+            continue
+        for i, option in enumerate(node.options):
+            if option.next and option.next not in paths and option.next in flow.nodes:
+                paths[option.next] = paths[node_id] + [(node_id, i, option.label)]
+                queue.append(option.next)
+    assert best is not None, f"flow {flow.id} has no outcome reachable inside it"
+    return flow, best[:6] if len(best) <= 6 else best
