@@ -256,7 +256,7 @@ class AnswerComposer:
         chosen.sort(key=lambda c: (c[1], c[2]))
         # Sentences next to each other in one passage become one quote: still verbatim, one citation.
         quotes: list[tuple[Passage, int, int]] = []
-        for _score, _rank, position, (start, end), passage, _stems in chosen:
+        for _score, _rank, _position, (start, end), passage, _stems in chosen:
             if quotes and quotes[-1][0] is passage and _only_space_between(passage.text, quotes[-1][2], start):
                 quotes[-1] = (passage, quotes[-1][1], end)
             else:

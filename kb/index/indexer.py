@@ -165,7 +165,7 @@ class Indexer:
             for start in range(0, total, EMBED_BATCH * 4):
                 batch = missing[start : start + EMBED_BATCH * 4]
                 out = self.embedder.run(documents=[Document(content=c.embed_text()) for c in batch])["documents"]
-                fresh = {keys[c.id]: d.embedding for c, d in zip(batch, out)}
+                fresh = {keys[c.id]: d.embedding for c, d in zip(batch, out, strict=True)}
                 cache.put_many(fresh)
                 cached.update(fresh)
                 progress("embed", min(start + len(batch), total), total)
