@@ -32,9 +32,10 @@ class GlossaryEntry:
 @dataclass
 class Glossary:
     entries: list[GlossaryEntry]
+    common_words: frozenset[str] = frozenset()  # other names made only of these are not expanded
 
     @classmethod
-    def from_sections(cls, sections: dict) -> Glossary:
+    def from_sections(cls, sections: dict, common_words: frozenset[str] = frozenset()) -> Glossary:
         """Build from `{section_id: Passage}` of the served index (glossary-kind documents)."""
         entries = []
         for sid, passage in sections.items():
@@ -46,7 +47,7 @@ class Glossary:
             also = [a.strip() for found in ALSO.findall(passage.text) for a in found.split(";") if a.strip()]
             now = NOW.search(passage.text)
             entries.append(GlossaryEntry(m["term"].strip(), (m["acronym"] or "").strip(), sid, also, now.group(1).strip().rstrip(".") if now else ""))
-        return cls(entries)
+        return cls(entries, common_words)
 
     def _index(self) -> dict[str, GlossaryEntry]:
         if not hasattr(self, "_by_name"):
@@ -64,14 +65,30 @@ class Glossary:
             found = self._index().get(key[:-1])
         return found
 
+    def _short_names(self) -> dict[str, GlossaryEntry]:
+        """Acronyms, other names and old terms: the names worth expanding when a question uses them."""
+        if not hasattr(self, "_by_short"):
+            by_short: dict[str, GlossaryEntry] = {}
+            for e in self.entries:
+                for name in (e.acronym, *e.also):
+                    for part in re.split(r"[;,/]| or ", name or ""):
+                        key = _norm(part)
+                        generic = name is not e.acronym and all(w in self.common_words for w in key.split())
+                        if key and not generic:
+                            by_short.setdefault(key, e)
+                if e.now_called:
+                    by_short.setdefault(_norm(e.term), e)
+            self._by_short = by_short
+        return self._by_short
+
     def mentioned(self, question: str) -> list[GlossaryEntry]:
-        """Entries whose acronym or name appears in the question, longest names first."""
+        """Entries whose acronym, other name or old name appears in the question, longest first."""
         text = " " + " ".join(words(question)) + " "
         found: list[GlossaryEntry] = []
-        for name, entry in sorted(self._index().items(), key=lambda kv: -len(kv[0])):
-            if len(name) < 2 or entry in found:
+        for name, entry in sorted(self._short_names().items(), key=lambda kv: -len(kv[0])):
+            if entry in found:
                 continue
-            if f" {name} " in text or (name.startswith("s") and name[1:].isdigit() and f" section {name[1:]} " in text):
+            if f" {name} " in text or (re.fullmatch(r"s\d+[a-z]?", name) and f" section {name[1:]} " in text):
                 found.append(entry)
         return found
 
@@ -80,8 +97,6 @@ class Glossary:
         extra: list[str] = []
         for entry in self.mentioned(question):
             extra.append(entry.term)
-            if entry.acronym:
-                extra.append(entry.acronym)
             if entry.now_called:
                 extra.append(entry.now_called)
         return question if not extra else f"{question} ({'; '.join(extra)})"

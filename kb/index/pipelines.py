@@ -16,7 +16,6 @@ import tempfile
 from pathlib import Path
 
 from haystack import Pipeline
-from haystack.components.joiners import DocumentJoiner
 from haystack_integrations.components.embedders.sentence_transformers import (
     SentenceTransformersDocumentEmbedder,
     SentenceTransformersTextEmbedder,
@@ -26,12 +25,14 @@ from haystack_integrations.document_stores.qdrant import QdrantDocumentStore
 
 from kb.config import Settings
 from kb.index.generations import Generation
+from kb.index.fusion import WeightedRankFusion
 from kb.index.lexical import SQLiteBM25Retriever
 
 log = logging.getLogger(__name__)
 
 LOCAL_COLLECTION = "chunks"
 CANDIDATES = 20  # passages each retriever hands to the fusion step
+DENSE_WEIGHT = 0.6  # share of the dense side in rank fusion (0.5: must-fact coverage 86.1%, 0.6: 88.2% on the dev set)
 
 
 def _embedder_args(settings: Settings) -> dict:
@@ -107,8 +108,8 @@ def build_query_pipeline(text_embedder: SentenceTransformersTextEmbedder, dense:
     pipeline.add_component("embedder", text_embedder)
     pipeline.add_component("dense", dense)
     pipeline.add_component("lexical", lexical)
-    pipeline.add_component("fusion", DocumentJoiner(join_mode="reciprocal_rank_fusion", top_k=CANDIDATES))
+    pipeline.add_component("fusion", WeightedRankFusion(dense_weight=DENSE_WEIGHT, top_k=CANDIDATES))
     pipeline.connect("embedder.embedding", "dense.query_embedding")
-    pipeline.connect("dense.documents", "fusion.documents")
-    pipeline.connect("lexical.documents", "fusion.documents")
+    pipeline.connect("dense.documents", "fusion.dense")
+    pipeline.connect("lexical.documents", "fusion.lexical")
     return pipeline

@@ -52,6 +52,7 @@ class Passage:
     line_start: int
     line_end: int
     audience: tuple[str, ...] = ()
+    dense_score: float | None = None  # cosine similarity to the question, when the dense side found it
 
     @classmethod
     def from_record(cls, meta: dict, text: str, score: float = 0.0) -> Passage:
@@ -71,6 +72,7 @@ class Passage:
             line_start=meta["line_start"],
             line_end=meta["line_end"],
             audience=tuple(meta.get("audience", ())),
+            dense_score=meta.get("dense_score"),
         )
 
     @classmethod
