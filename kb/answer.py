@@ -203,7 +203,7 @@ class AnswerComposer:
             answer.flows = self._known_flows(["allegation"] + answer.flows)
         passages, dense_best = self.searcher.search_scored(with_names, top_k=PASSAGES, lexical_query=expanded, kinds=kinds, audience=audience)
         passages = rerank(passages)
-        glossary_passage = self._glossary_passage(text)
+        glossary_passage = self._glossary_passage(text) if (not kinds or "glossary" in kinds) and audience != "editor" else None
         if glossary_passage is not None:
             passages = [glossary_passage] + [p for p in passages if p.section_id != glossary_passage.section_id]
         elif dense_best < OUT_OF_SCOPE_BELOW and not DOMAIN.search(lowered) and not cues:

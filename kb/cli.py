@@ -16,6 +16,7 @@ import click
 import kb  # noqa: F401  (offline defaults before anything imports haystack)
 from kb.config import PROJECT_ROOT, SETTINGS_SPECS, Settings
 from kb.errors import KBError, QuestionError
+from kb.index.documents import AUDIENCES, KINDS
 
 
 def _kb(ctx: click.Context, **overrides):
@@ -101,8 +102,10 @@ class _ProgressBar:
 @click.option("--batch", type=click.File("r", encoding="utf-8"), help="A file with one question per line (use - for standard input).")
 @click.option("--json", "as_json", is_flag=True, help="Print each answer as one JSON object per line.")
 @click.option("--persona", type=click.Choice(["volunteer", "professional"]), default="volunteer", show_default=True)
+@click.option("--kind", "kinds", multiple=True, type=click.Choice(list(KINDS)), help="Only search documents of this kind (repeatable).")
+@click.option("--audience", type=click.Choice(list(AUDIENCES)), help="Only search documents written for this audience.")
 @click.pass_context
-def ask(ctx: click.Context, question: str | None, batch, as_json: bool, persona: str) -> None:
+def ask(ctx: click.Context, question: str | None, batch, as_json: bool, persona: str, kinds: tuple[str, ...], audience: str | None) -> None:
     """Answer a question with quoted, cited passages from the procedures."""
     if (question is None) == (batch is None):
         raise click.UsageError("give either a QUESTION or --batch FILE")
@@ -111,7 +114,7 @@ def ask(ctx: click.Context, question: str | None, batch, as_json: bool, persona:
     questions = [question] if batch is None else [line.rstrip("\n") for line in batch if line.strip()]
     for q in questions:
         try:
-            answer = service.ask(q, persona=persona)
+            answer = service.ask(q, persona=persona, kinds=list(kinds) or None, audience=audience)
         except QuestionError as exc:
             if batch is None:
                 raise
