@@ -113,7 +113,7 @@ def clean_question(question: str) -> str:
 # What a worried person needs from the procedures when a danger cue is present.
 CUE_QUERIES = {
     "disclosure": "child tells you disclosure listen do not promise secret tell designated safeguarding lead straight away",
-    "injury": "injury bruise refer children's social care immediately",
+    "injury": "injury bruise what should I do refer immediately children's social care designated safeguarding lead",
     "child_alone": "child left home alone at risk",
     "self_harm": "self-harm suicide immediate danger",
     "immediate_danger": "immediate danger call 999",
@@ -196,7 +196,9 @@ class AnswerComposer:
         if not cues and OFF_TOPIC.search(lowered) and not DOMAIN.search(lowered):
             return self._refuse(answer, "out_of_scope", started)
         with_names = self._glossary.expand(text)
-        expanded = with_names + "".join(f" {CUE_QUERIES[c]}" for c in cues.cues if c in CUE_QUERIES)
+        # When a child has told someone, what to do with a disclosure matters more than the rest.
+        cue_terms = ["disclosure"] if "disclosure" in cues.cues else list(cues.cues)
+        expanded = with_names + "".join(f" {CUE_QUERIES[c]}" for c in cue_terms if c in CUE_QUERIES)
         worker_concern = bool(WORKER_CONCERN.search(lowered))
         if worker_concern:
             expanded += f" {WORKER_QUERY}"
@@ -331,7 +333,7 @@ class AnswerComposer:
         for cid in EMERGENCY_CONTACT_IDS:
             c = self.contacts.get(cid)
             if c is not None:
-                lines.append(f"{c.who}: {c.phone}")
+                lines.append(c.who if c.phone and c.phone in c.who else f"{c.who}: {c.phone}")
         message = (
             "If a child is in immediate danger or seriously hurt, call 999 now. "
             "If a child has told you something or you think a child is being harmed, do not wait: tell your designated safeguarding lead today, "
