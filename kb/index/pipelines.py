@@ -24,8 +24,8 @@ from haystack_integrations.components.retrievers.qdrant import QdrantEmbeddingRe
 from haystack_integrations.document_stores.qdrant import QdrantDocumentStore
 
 from kb.config import Settings
-from kb.index.generations import Generation
 from kb.index.fusion import WeightedRankFusion
+from kb.index.generations import Generation
 from kb.index.lexical import SQLiteBM25Retriever
 
 log = logging.getLogger(__name__)

@@ -1,9 +1,9 @@
 """Shared set-up for the app's tests: a small corpus copied from corpus/, settings pointed at it.
 
 `ui_env` only sets the environment (cheap); `app_index` also builds the index once with the real
-model, for the tests that ask questions or walk flows. The cached KnowledgeBase and settings live
-for the whole test session (st.cache_resource is process-wide), so every in-process page test
-shares one environment and one index.
+model, for the tests that ask questions or walk flows. st.cache_resource is process-wide, so the
+page tests of one module share one cached Settings and KnowledgeBase; the cache is cleared and the
+environment restored when the module ends.
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ def build_index(corpus: Path, data: Path) -> None:
     assert not report.errors, report.errors
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def ui_env(tmp_path_factory):
     """KB_CORPUS_DIR and KB_DATA_DIR pointed at a temporary small corpus; no editor password set."""
     import streamlit as st
@@ -63,20 +63,39 @@ def ui_env(tmp_path_factory):
     patch.setenv("KB_CORPUS_DIR", str(corpus))
     patch.setenv("KB_DATA_DIR", str(data))
     st.cache_resource.clear()
-    yield corpus, data
-    patch.undo()
+    try:
+        yield corpus, data
+    finally:
+        st.cache_resource.clear()
+        patch.undo()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def app_index(ui_env):
     """The small corpus indexed once with the real embedding model."""
     corpus, data = ui_env
     if not (data / "CURRENT").exists():
         build_index(corpus, data)
-    return corpus, data
+    yield corpus, data
+    from ui.common import knowledge_base
+
+    knowledge_base().close()  # the cached one the page tests used: release its Qdrant clients
 
 
-def flow_for_tests():
+@pytest.fixture(scope="session")
+def small_index():
+    """A function that copies the small corpus into a folder and indexes it there: (corpus, data)."""
+
+    def make(base: Path) -> tuple[Path, Path]:
+        corpus = copy_small_corpus(base / "corpus")
+        build_index(corpus, base / "data")
+        return corpus, base / "data"
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def flow_walk():
     """The flow the tests walk ('disclosure' when it exists) and a path of (node id, option index,
     label) to the outcome furthest from its start, following only options inside the flow."""
     from kb.flows.library import FlowLibrary

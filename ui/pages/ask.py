@@ -83,7 +83,9 @@ def clear_history() -> None:
 
 
 st.title("Ask about the procedures")
-st.write("Type a question in your own words. The answer quotes the safeguarding procedures, and each part is numbered to the procedure it comes from.")
+st.write(
+    "Type a question in your own words. The answer quotes the safeguarding procedures, and each part is numbered to the procedure it comes from. Your questions are not stored."
+)
 persona_switch("ask")
 
 kb = get_kb()

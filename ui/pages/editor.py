@@ -21,6 +21,7 @@ UNLOCKED = "editor_unlocked"
 DRAFT = "editor_draft"  # {"name", "notes", "exists", "origin"}
 DRAFT_TEXT = "editor_draft_text"
 UPLOAD_SEEN = "editor_upload_seen"
+UPLOAD_ROUND = "editor_upload_round"  # a new round gives a fresh, empty uploader after a save or discard
 MESSAGES = "editor_messages"  # section -> (kind, text), shown once after an action
 REPORT = "editor_report"
 
@@ -57,7 +58,7 @@ def show_lock(expected: str | None) -> None:
         return
     with st.form("editor_login", clear_on_submit=True):
         password = st.text_input("Editor password", type="password", key="editor_password_input")
-        submitted = st.form_submit_button("Unlock the Editor", icon=":material/lock_open:")
+        submitted = st.form_submit_button("Unlock the Editor", key="editor_unlock", icon=":material/lock_open:")
     if submitted:
         given = hashlib.sha256((password or "").encode()).hexdigest()
         if hmac.compare_digest(given, expected):
@@ -98,7 +99,7 @@ def delete(name: str) -> None:
 
 
 def show_documents(settings) -> None:
-    st.header("Documents", divider="gray")
+    st.subheader("Documents", divider="gray")
     show_message("documents")
     try:
         documents = editor.list_documents(settings)
@@ -113,7 +114,7 @@ def show_documents(settings) -> None:
         summary += "All of them are valid."
     st.caption(md_text(summary))
     st.dataframe(
-        [{"File": d.name, "Title": d.title or "—", "Kind": d.kind or "—", "Last reviewed": d.last_reviewed or "—", "Status": "OK" if d.valid else "Problem"} for d in documents],
+        [{"File": d.name, "Title": d.title or "—", "Last reviewed": d.last_reviewed or "—", "Status": "OK" if d.valid else "Problem"} for d in documents],
         hide_index=True,
         width="stretch",
     )
@@ -131,7 +132,7 @@ def show_documents(settings) -> None:
 
 
 def take_upload(settings) -> None:
-    upload = st.session_state.get("editor_upload")
+    upload = st.session_state.get(upload_key())
     if upload is None or st.session_state.get(UPLOAD_SEEN) == upload.file_id:
         return
     st.session_state[UPLOAD_SEEN] = upload.file_id
@@ -169,14 +170,19 @@ def save_draft() -> None:
 def discard() -> None:
     st.session_state.pop(DRAFT, None)
     st.session_state.pop(DRAFT_TEXT, None)
+    st.session_state[UPLOAD_ROUND] = st.session_state.get(UPLOAD_ROUND, 0) + 1
+
+
+def upload_key() -> str:
+    return f"editor_upload_{st.session_state.get(UPLOAD_ROUND, 0)}"
 
 
 def show_draft_area(settings) -> None:
-    st.header("Add or edit a document", divider="gray")
+    st.subheader("Add or edit a document", divider="gray")
     st.file_uploader(
         f"Upload a document: Markdown, HTML, Word (.docx) or PDF, up to {editor.MAX_UPLOAD_BYTES // (1024 * 1024)} MB",
         type=list(editor.UPLOAD_TYPES),
-        key="editor_upload",
+        key=upload_key(),
         on_change=take_upload,
         args=(settings,),
     )
@@ -274,16 +280,13 @@ def roll_back(kb) -> None:
         say("publish", "error", f"Could not roll back: {exc}")
         return
     st.session_state.pop(REPORT, None)
+    st.session_state["editor_rollback_confirm"] = False
     say("publish", "success", f"Rolled back: now serving {new} again (instead of {old}).")
 
 
 def show_publish(kb) -> None:
-    st.header("Publish", divider="gray")
-    status = kb.status()
-    if status["generation"]:
-        st.caption(md_text(f"Serving {status['generation']}, built {status.get('created') or 'at an unknown time'}: {status['documents']} documents, {status['chunks']} passages."))
-    else:
-        st.caption("No index has been built yet.")
+    st.subheader("Publish", divider="gray")
+    status_box = st.container()
     st.write(
         "Re-index after adding, editing or deleting documents. The new version is built beside the one serving answers and replaces it "
         "only when it is complete; documents with problems are skipped and keep their last good version."
@@ -294,14 +297,24 @@ def show_publish(kb) -> None:
     report = st.session_state.get(REPORT)
     if report:
         show_report(kb, report)
-    generations = status.get("generations") or []
-    if len(generations) > 1:
-        st.subheader("Roll back")
-        st.caption(md_text(f"Versions kept: {', '.join(generations)}. Rolling back serves the previous version again; documents in the corpus folder are not changed."))
-        confirm = st.checkbox("Yes, serve the previous version", key="editor_rollback_confirm")
-        if st.button("Roll back", key="editor_rollback", disabled=not confirm, icon=":material/undo:"):
-            roll_back(kb)
-            st.rerun()
+
+    status = kb.status()  # after any re-index above
+    with status_box:
+        if status["generation"]:
+            built = status.get("created") or "at an unknown time"
+            st.caption(md_text(f"Serving {status['generation']}, built {built}: {status['documents']} documents, {status['chunks']} passages."))
+        else:
+            st.caption("No index has been built yet.")
+    older = [g for g in status.get("generations") or [] if status["generation"] and g < status["generation"]]
+    if older:
+        st.markdown("**Roll back to the previous version**")
+        st.caption(
+            md_text(
+                f"Serving {status['generation']}; earlier versions kept: {', '.join(older)}. Rolling back serves {older[-1]} again; the documents in the corpus folder are not changed."
+            )
+        )
+        confirm = st.checkbox(f"Yes, serve {older[-1]} again", key="editor_rollback_confirm")
+        st.button("Roll back", key="editor_rollback", on_click=roll_back, args=(kb,), disabled=not confirm, icon=":material/undo:")
 
 
 def say(section: str, kind: str, text: str) -> None:

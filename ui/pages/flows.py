@@ -18,6 +18,7 @@ from ui.common import FLOWS_PENDING_KEY, footer, get_kb, is_web_address, knowled
 STATE = "flows_state"
 NOTES = "flows_notes"  # heading -> text, kept while the widgets come and go
 PROBLEM = "flows_problem"
+RECORD = "flows_record"  # the prepared decision record: {"state", "markdown", "with_notes", "at", "stamp"}
 
 
 def begin(flow_id: str) -> None:
@@ -25,6 +26,7 @@ def begin(flow_id: str) -> None:
     previous = st.session_state.get(STATE)
     if previous is None or previous.flow_id != flow_id:
         st.session_state[NOTES] = {}
+        st.session_state.pop(RECORD, None)
     try:
         st.session_state[STATE] = engine.start(flows, flow_id)
     except KBError as exc:
@@ -51,17 +53,14 @@ def choose_another() -> None:
     st.session_state.pop(STATE, None)
 
 
-def remember_note(heading: str, key: str) -> None:
-    st.session_state.setdefault(NOTES, {})[heading] = st.session_state.get(key, "")
-
-
 def show_flow_list(flows) -> None:
     st.title("Guided flows")
     st.write("Answer one question at a time. Each step shows the procedure text behind it, and the last step tells you what to do and who to contact.")
     if not flows:
         st.info("No guided flows are installed yet.")
         return
-    for flow in flows.values():
+    first = "worried-about-a-child"  # the general way in: listed first
+    for flow in sorted(flows.values(), key=lambda f: (f.id != first, f.title.lower())):
         with st.container(border=True):
             st.button(md_text(flow.title), key=f"flows_start_{flow.id}", on_click=begin, args=(flow.id,), icon=":material/play_arrow:", width="stretch")
             if flow.description:
@@ -79,9 +78,9 @@ def show_progress(flows, state) -> None:
 
 def show_controls(state) -> None:
     back_col, restart_col, other_col = st.columns(3)
-    back_col.button("Back", key="flows_back", on_click=go_back, disabled=not state.path, icon=":material/arrow_back:", width="stretch")
-    restart_col.button("Start again", key="flows_restart", on_click=start_again, disabled=not state.path, icon=":material/restart_alt:", width="stretch")
-    other_col.button("Choose another flow", key="flows_other", on_click=choose_another, icon=":material/list:", width="stretch")
+    back_col.button("Back", key="flows_back", on_click=go_back, disabled=not state.path, type="tertiary", icon=":material/arrow_back:")
+    restart_col.button("Start again", key="flows_restart", on_click=start_again, disabled=not state.path, type="tertiary", icon=":material/restart_alt:")
+    other_col.button("Choose another flow", key="flows_other", on_click=choose_another, type="tertiary", icon=":material/list:")
 
 
 def show_path(flows, state) -> None:
@@ -117,7 +116,7 @@ def show_outcome(kb, flows, sections, state, node: dict) -> None:
         st.subheader(md_text(node["outcome"]))
         st.markdown(f"**Protocol:** {md_text(node['protocol'])}  \n**Timescale:** {md_text(node['timescale'])}")
     st.markdown("**What to do now**")
-    st.markdown("\n".join(f"{n}\\. {md_text(a)}" for n, a in enumerate(node["actions"], start=1)))
+    st.markdown("\n".join(f"{n}. {md_text(a)}" for n, a in enumerate(node["actions"], start=1)))
     if node["contacts"]:
         st.markdown("**Who to contact**")
         for c in node["contacts"]:
@@ -134,38 +133,59 @@ def show_outcome(kb, flows, sections, state, node: dict) -> None:
         st.markdown("\n".join(f"- {md_text(r)}" for r in node["record"]))
     show_citations(node["citations"], sections, "Sources")
 
-    st.subheader("Your notes")
-    st.caption("Optional. Your notes go only into the record you download; they are not stored. Avoid names unless you need them in your own record.")
+    st.subheader("Your notes and the decision record")
+    st.caption(
+        "The notes are optional and go only into the record you download; nothing is stored. "
+        "Avoid names unless you need them in your own record. Press Prepare to make the record, then download it."
+    )
     notes = st.session_state.setdefault(NOTES, {})
     for n, heading in enumerate(NOTES_HEADINGS):
-        key = f"flows_note_{n}"
-        st.session_state[key] = notes.get(heading, "")
-        st.text_area(heading, key=key, on_change=remember_note, args=(heading, key), height=100)
+        st.session_state[f"flows_note_{n}"] = notes.get(heading, "")
+    with st.form("flows_notes_form", border=False):
+        for n, heading in enumerate(NOTES_HEADINGS):
+            st.text_area(heading, key=f"flows_note_{n}", height=100)
+        st.form_submit_button("Prepare the decision record", key="flows_prepare", on_click=prepare_record, type="primary", icon=":material/description:", width="stretch")
+    prepared = st.session_state.get(RECORD)
+    if prepared and prepared["state"] == state:
+        with_notes = "with your notes" if prepared["with_notes"] else "without notes"
+        st.caption(f"Prepared at {prepared['at']}, {with_notes}. If you change your notes, press Prepare again before downloading.")
+        name = f"decision-record-{state.flow_id}-{prepared['stamp']}"
+        st.download_button(
+            "Download the record (Markdown)",
+            prepared["markdown"],
+            file_name=f"{name}.md",
+            mime="text/markdown",
+            key="flows_download_md",
+            on_click="ignore",
+            icon=":material/download:",
+            width="stretch",
+        )
+        st.download_button(
+            "Download the record (web page, to print)",
+            record_html(prepared["markdown"]),
+            file_name=f"{name}.html",
+            mime="text/html",
+            key="flows_download_html",
+            on_click="ignore",
+            icon=":material/print:",
+            width="stretch",
+        )
 
-    markdown = record_markdown(flows, state, sections, kb.contacts, notes={h: notes.get(h, "") for h in NOTES_HEADINGS})
-    stamp = dt.datetime.now().strftime("%Y-%m-%d-%H%M")
-    st.markdown("**Decision record**")
-    name = f"decision-record-{state.flow_id}-{stamp}"
-    st.download_button(
-        "Download the record (Markdown)",
-        markdown,
-        file_name=f"{name}.md",
-        mime="text/markdown",
-        key="flows_download_md",
-        on_click="ignore",
-        icon=":material/download:",
-        width="stretch",
-    )
-    st.download_button(
-        "Download the record (web page, to print)",
-        record_html(markdown),
-        file_name=f"{name}.html",
-        mime="text/html",
-        key="flows_download_html",
-        on_click="ignore",
-        icon=":material/print:",
-        width="stretch",
-    )
+
+def prepare_record() -> None:
+    """The record with the notes as submitted, kept for this walk until the notes change."""
+    kb = knowledge_base()
+    state = st.session_state[STATE]
+    notes = {heading: st.session_state.get(f"flows_note_{n}", "") or "" for n, heading in enumerate(NOTES_HEADINGS)}
+    st.session_state[NOTES] = notes
+    now = dt.datetime.now(dt.UTC)
+    st.session_state[RECORD] = {
+        "state": state,
+        "markdown": record_markdown(kb.flows, state, kb.sections(), kb.contacts, notes=notes, when=now),
+        "with_notes": any(text.strip() for text in notes.values()),
+        "at": now.strftime("%H:%M UTC"),
+        "stamp": now.strftime("%Y-%m-%d-%H%M"),
+    }
 
 
 def show_walk(kb, flows, state) -> None:

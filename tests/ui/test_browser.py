@@ -1,0 +1,223 @@
+"""The whole app in headless Chromium: ask a question and see a cited answer; follow a suggested
+flow to its outcome. Screenshots of every page, at desktop and phone width, go to test-output/ui/;
+the Ask page at desktop width is also copied to docs/screenshot-ask.png for the README."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"]
+OUTPUT = ROOT / "test-output" / "ui"
+README_SCREENSHOT = ROOT / "docs" / "screenshot-ask.png"
+DESKTOP = {"width": 1280, "height": 900}
+PHONE = {"width": 390, "height": 844}
+QUESTION = "A boy told me his dad hits him. What do I do?"
+EDITOR_PASSWORD = "browser test password"
+KITES_HTML = (
+    "<html><head><title>Kites</title></head><body><h1>Kite flying at youth clubs</h1>"
+    "<h2>Who checks the kite lines?</h2><p>The session leader checks every kite line before children fly the kites.</p></body></html>"
+)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until_healthy(url: str, proc: subprocess.Popen, log: Path, seconds: float = 90) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"the app exited with code {proc.returncode}:\n{log.read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.5)
+    raise AssertionError(f"the app did not answer on {url} within {seconds} seconds:\n{log.read_text()[-3000:]}")
+
+
+@pytest.fixture(scope="module")
+def app_url(tmp_path_factory, small_index):
+    """`streamlit run ui/app.py` on a free port, over its own small corpus and prepared index."""
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is not installed, so the app cannot be driven in a real browser")
+    corpus, data = small_index(tmp_path_factory.mktemp("browser"))
+    OUTPUT.mkdir(parents=True, exist_ok=True)
+    log = OUTPUT / "server.log"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KB_")}
+    env.update(KB_CORPUS_DIR=str(corpus), KB_DATA_DIR=str(data), KB_EDITOR_PASSWORD=EDITOR_PASSWORD, HAYSTACK_TELEMETRY_ENABLED="False")
+    port = free_port()
+    command = [
+        sys.executable, "-m", "streamlit", "run", "ui/app.py",
+        "--server.address", "127.0.0.1", "--server.port", str(port),
+        "--server.headless", "true", "--browser.gatherUsageStats", "false",
+    ]  # fmt: skip
+    with open(log, "w") as out:
+        proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        wait_until_healthy(url, proc, log)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=5)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is not installed, so the app cannot be driven in a real browser")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+def screenshot(page, name: str) -> Path:
+    """The whole page: the viewport grows to the height of Streamlit's scrolling container first."""
+    width = page.viewport_size["width"]
+    page.wait_for_timeout(600)
+    height = page.evaluate(
+        "() => Math.max(document.body.scrollHeight, ...Array.from(document.querySelectorAll('*'))"
+        ".filter(e => ['auto', 'scroll'].includes(getComputedStyle(e).overflowY)).map(e => e.scrollHeight))"
+    )
+    page.set_viewport_size({"width": width, "height": max(int(height) + 20, 600)})
+    page.wait_for_timeout(600)
+    path = OUTPUT / f"{name}-{width}.png"
+    page.screenshot(path=str(path))
+    page.set_viewport_size({"width": width, "height": DESKTOP["height"] if width > 600 else PHONE["height"]})
+    return path
+
+
+def open_page(browser, url: str, viewport: dict):
+    page = browser.new_page(viewport=viewport)
+    page.set_default_timeout(90_000)
+    page.goto(url)
+    page.get_by_text("In an emergency call 999.").first.wait_for()
+    return page
+
+
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
+def test_ask_a_question_and_see_a_cited_answer(app_url, browser, viewport):
+    page = open_page(browser, app_url, viewport)
+    try:
+        box = page.get_by_placeholder("Type your question here")
+        box.fill(QUESTION)
+        box.press("Enter")
+        page.get_by_text("Sources", exact=True).wait_for()
+        assert page.get_by_text("call 999 now").first.is_visible(), "the emergency guidance is shown"
+        first = page.locator("[data-testid='stExpander'] summary").first
+        assert first.inner_text().strip().startswith("[1]") or "[1]" in first.inner_text()
+        first.click()
+        page.locator("mark").first.wait_for()
+        assert page.get_by_text("last reviewed", exact=False).first.is_visible()
+        page.mouse.click(2, 300)  # away from the chat box, so it is not shown focused
+        path = screenshot(page, "ask")
+        if viewport is DESKTOP:
+            README_SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, README_SCREENSHOT)
+    finally:
+        page.close()
+
+
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
+def test_follow_a_suggested_flow_to_its_outcome(app_url, browser, viewport, flow_walk):
+    flow, path = flow_walk
+    page = open_page(browser, app_url, viewport)
+    try:
+        box = page.get_by_placeholder("Type your question here")
+        box.fill(QUESTION)
+        box.press("Enter")
+        page.get_by_text("Step-by-step help").wait_for()
+        page.get_by_role("button", name=f"Guided flow: {flow.title}").click()
+        page.get_by_role("heading", name=flow.nodes[flow.start].question).wait_for()
+        assert "/flows" in page.url
+        for n, (node_id, _option, label) in enumerate(path):
+            page.get_by_role("heading", name=flow.nodes[node_id].question).wait_for()
+            if n == 0:
+                screenshot(page, "flow-question")
+            page.get_by_role("button", name=label, exact=True).click()
+        outcome = next(node for node in flow.nodes.values() if node.is_outcome and node.id == _last_target(flow, path))
+        page.get_by_role("heading", name=outcome.outcome).wait_for()
+        assert page.get_by_text("Timescale:").first.is_visible()
+        page.get_by_label("What are we worried about?").fill("Seen at the Tuesday club; bruise on the arm.")
+        page.get_by_role("button", name="Prepare the decision record").click()
+        download = page.get_by_role("button", name="Download the record (Markdown)")
+        download.wait_for()
+        with page.expect_download() as info:
+            download.click()
+        record = Path(info.value.path()).read_text(encoding="utf-8")
+        assert record.startswith(f"# Decision record: {flow.title}")
+        assert "Seen at the Tuesday club; bruise on the arm." in record
+        screenshot(page, "flow-outcome")
+    finally:
+        page.close()
+
+
+def _last_target(flow, path) -> str:
+    node_id = flow.start
+    for step_node, option, _label in path:
+        node_id = flow.nodes[step_node].options[option].next
+    return node_id
+
+
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
+@pytest.mark.parametrize(("slug", "ready"), [("flows", "Guided flows"), ("glossary", "Search the glossary"), ("contacts", "Search the contacts"), ("editor", "Editor password")])
+def test_every_other_page_opens(app_url, browser, viewport, slug, ready):
+    page = open_page(browser, f"{app_url}/{slug}", viewport)
+    try:
+        page.get_by_text(ready).first.wait_for()
+        assert not page.locator("[data-testid='stException']").count()
+        screenshot(page, slug)
+    finally:
+        page.close()
+
+
+def test_editor_upload_save_and_reindex(app_url, browser, tmp_path):
+    page = open_page(browser, f"{app_url}/editor", DESKTOP)
+    try:
+        page.get_by_label("Editor password").fill(EDITOR_PASSWORD)
+        page.get_by_role("button", name="Unlock the Editor").click()
+        page.get_by_text("Add or edit a document").wait_for()
+        upload = tmp_path / "Kite flying.html"
+        upload.write_text(KITES_HTML, encoding="utf-8")
+        page.locator("input[type='file']").set_input_files(str(upload))
+        draft = page.get_by_label("Markdown with front matter (review before saving)")
+        draft.wait_for()
+        text = draft.input_value()
+        assert "## Who checks the kite lines?" in text
+        draft.fill(text.replace("REPLACE-WITH-THE-PUBLIC-WEB-ADDRESS-THIS-IS-BASED-ON", "https://example.org/kites"))
+        page.get_by_role("button", name="Save to the corpus").click()
+        page.get_by_text("Saved kite-flying.md").wait_for()
+        page.get_by_role("button", name="Re-index now").click()
+        page.get_by_text("Now serving").wait_for()
+        assert page.get_by_text("Added: kite-flying").is_visible()
+        screenshot(page, "editor-unlocked")
+        page.set_viewport_size(PHONE)
+        screenshot(page, "editor-unlocked")
+    finally:
+        page.close()

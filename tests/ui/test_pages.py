@@ -1,0 +1,254 @@
+"""Each page of the app driven with Streamlit's AppTest, one page at a time (AppTest does not drive
+st.navigation; the browser test covers the whole app)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from ui.common import FOOTER, md_text, quoted_passage_html
+
+PAGES = Path(__file__).resolve().parents[2] / "ui" / "pages"
+TIMEOUT = 180  # the first page run loads the embedding model
+
+
+def page(name: str) -> AppTest:
+    return AppTest.from_file(str(PAGES / f"{name}.py"), default_timeout=TIMEOUT)
+
+
+def plain(label: str) -> str:
+    """A Markdown-escaped label as the user reads it."""
+    return label.replace("\\", "")
+
+
+def texts(at: AppTest) -> str:
+    parts = [m.value for m in at.markdown] + [c.value for c in at.caption]
+    parts += [a.value for kind in (at.error, at.warning, at.info, at.success) for a in kind]
+    return plain("\n".join(parts))
+
+
+# safe text, no Streamlit run needed
+
+
+def test_passage_html_escapes_everything_but_the_mark():
+    html = quoted_passage_html("Before <script>alert(1)</script> the quote & after.", "the quote & after.")
+    assert "<script>" not in html
+    assert "&lt;script&gt;" in html
+    assert "<mark style='background:#fdf0b5;padding:0 .1em'>the quote &amp; after.</mark>" in html
+
+
+def test_passage_html_without_the_quote_shows_the_passage_plainly():
+    html = quoted_passage_html("Some <b>text</b>.", "not there")
+    assert "<mark" not in html and "&lt;b&gt;" in html
+
+
+def test_markdown_is_escaped():
+    assert md_text("**bold** [link](http://x) :red[text] $x$") == "\\*\\*bold\\*\\* \\[link\\]\\(http\\:\\/\\/x\\) \\:red\\[text\\] \\$x\\$".replace("\\/", "/")
+
+
+# the Editor's lock, no model needed
+
+
+def test_editor_is_locked_without_a_password(ui_env):
+    at = page("editor").run()
+    assert not at.exception
+    assert "no editor password is set" in at.info[0].value
+    assert "KB_EDITOR_PASSWORD" in at.info[0].value
+    assert not at.text_input, "no password box when no password is configured"
+    assert not at.file_uploader
+    assert at.caption[-1].value == FOOTER
+
+
+def test_editor_stays_locked_with_a_wrong_password(ui_env):
+    at = page("editor")
+    at.secrets["editor_password"] = "the right one"
+    at.run()
+    at.text_input(key="editor_password_input").input("a wrong one")
+    at.button(key="editor_unlock").click().run()
+    assert "not right" in at.error[0].value
+    assert not at.file_uploader
+    assert "editor_unlocked" not in at.session_state
+
+
+# asking
+
+
+@pytest.mark.slow
+def test_ask_shows_safety_first_then_a_cited_answer(app_index):
+    at = page("ask").run()
+    assert not at.exception
+    at.chat_input(key="ask_input").set_value("A boy told me his dad hits him. What do I do?").run()
+    assert not at.exception
+    assistant = at.chat_message[1]
+    assert assistant.error, "the emergency guidance is shown"
+    assert "999" in assistant.error[0].value
+    assert plain(assistant.markdown[0].value).endswith("]"), "the answer ends with a citation marker"
+    labels = [plain(e.label) for e in assistant.expander]
+    assert labels and labels[0].startswith("[1] ")
+    first = assistant.expander[0]
+    assert "<mark" in first.get("html")[0].proto.body
+    assert "version" in first.caption[0].value and "last reviewed" in first.caption[0].value
+    assert any(b.key.startswith("ask_flow_") for b in assistant.button), "a guided flow is suggested"
+    assert at.caption[-1].value == FOOTER
+
+
+@pytest.mark.slow
+def test_ask_marks_questions_outside_the_procedures(app_index):
+    at = page("ask").run()
+    at.chat_input(key="ask_input").set_value("What is a good recipe for lasagne?").run()
+    assistant = at.chat_message[1]
+    assert assistant.warning, "out of scope is shown as a warning"
+    assert not assistant.expander, "nothing is cited"
+
+
+@pytest.mark.slow
+def test_ask_explains_an_empty_question(app_index):
+    at = page("ask").run()
+    at.button(key="ask_example_1").click().run()  # an example question, then an empty one
+    at.session_state["ask_pending"] = "   "
+    at.run()
+    assert not at.exception
+    assert "the question is empty" in at.chat_message[-1].warning[0].value
+
+
+@pytest.mark.slow
+def test_persona_switch_changes_the_advice(app_index):
+    at = page("ask").run()
+    at.radio(key="ask_persona").set_value("professional").run()
+    at.chat_input(key="ask_input").set_value("How do I make a referral to children's social care?").run()
+    assert at.session_state["persona"] == "professional"
+    assert "For professionals" in plain(at.chat_message[1].caption[-1].value)
+
+
+# guided flows
+
+
+@pytest.mark.slow
+def test_walk_a_flow_to_its_outcome_and_download_the_record(app_index, flow_walk):
+    flow, path = flow_walk
+    at = page("flows").run()
+    assert not at.exception
+    at.button(key=f"flows_start_{flow.id}").click().run()
+    assert at.get("progress")
+    for step, (node_id, option, label) in enumerate(path):
+        question = flow.nodes[node_id].question
+        assert plain(at.subheader[0].value) == question
+        at.button(key=f"flows_option_{flow.id}_{node_id}_{option}").click().run()
+        assert not at.exception, f"step {step}: {label}"
+    outcome = [n for n in flow.nodes.values() if n.is_outcome]
+    assert plain(at.subheader[0].value) in {n.outcome for n in outcome}
+    assert "Protocol:" in texts(at) and "Timescale:" in texts(at)
+    assert [t.label for t in at.text_area] == ["What are we worried about?", "What is working well?", "What needs to happen next?"]
+    assert not at.get("download_button"), "the record is prepared first, with the notes as typed"
+    at.text_area(key="flows_note_0").input("Bruise on the arm, seen 10am.")
+    at.button(key="flows_prepare").click().run()
+    downloads = at.get("download_button")
+    assert [d.proto.label for d in downloads] == ["Download the record (Markdown)", "Download the record (web page, to print)"]
+    record = at.session_state["flows_record"]["markdown"]
+    assert record.startswith(f"# Decision record: {flow.title}")
+    assert "### What are we worried about?\n\nBruise on the arm, seen 10am." in record
+    for _node, _option, label in path:
+        assert f"Answer: {label}" in record
+    # back returns to the last question; the notes survive the round trip
+    at.button(key="flows_back").click().run()
+    assert not at.text_area and not at.get("download_button")
+    last_node, last_option, _label = path[-1]
+    assert plain(at.subheader[0].value) == flow.nodes[last_node].question
+    at.button(key=f"flows_option_{flow.id}_{last_node}_{last_option}").click().run()
+    assert at.text_area(key="flows_note_0").value == "Bruise on the arm, seen 10am."
+
+
+@pytest.mark.slow
+def test_a_flow_suggested_on_the_ask_page_starts_on_the_flows_page(app_index, flow_walk):
+    flow, _path = flow_walk
+    at = page("flows")
+    at.session_state["flows_pending"] = flow.id
+    at.run()
+    assert plain(at.title[0].value) == flow.title
+    assert plain(at.subheader[0].value) == flow.nodes[flow.start].question
+
+
+# glossary and contacts
+
+
+@pytest.mark.slow
+def test_glossary_search(app_index):
+    at = page("glossary").run()
+    assert not at.exception
+    everything = len(at.expander)
+    at.text_input(key="glossary_query").input("LADO").run()
+    labels = [plain(e.label) for e in at.expander]
+    assert 0 < len(labels) < everything
+    assert any("Local Authority Designated Officer" in label for label in labels)
+
+
+@pytest.mark.slow
+def test_contacts_search_shows_when_verified(app_index):
+    at = page("contacts").run()
+    assert not at.exception
+    at.text_input(key="contacts_query").input("out of hours").run()
+    shown = texts(at)
+    assert "Emergency Duty Team" in shown
+    assert "Last verified" in shown or "Not yet verified" in shown
+    at.text_input(key="contacts_query").input("zzzz no such contact").run()
+    assert "No contact matches" in plain(at.info[0].value)
+
+
+# the Editor, unlocked: upload, review, save, re-index, roll back, delete
+
+KITES_HTML = b"""<!doctype html><html><head><title>Kites</title></head><body>
+<nav>Home | About</nav>
+<h1>Kite flying at youth clubs</h1>
+<h2>Who checks the kite lines?</h2>
+<p>The session leader checks every kite line for fraying before children fly the kites.</p>
+<ul><li>Check the line.</li><li>Check the spool.</li></ul>
+</body></html>"""
+
+
+@pytest.mark.slow
+def test_editor_upload_review_save_reindex_and_roll_back(app_index):
+    corpus, _data = app_index
+    at = page("editor")
+    at.secrets["editor_password"] = "correct horse"
+    at.run()
+    at.text_input(key="editor_password_input").input("correct horse")
+    at.button(key="editor_unlock").click().run()
+    assert not at.exception
+    assert at.file_uploader, "unlocked"
+
+    at.file_uploader[0].upload("Kite Flying.html", KITES_HTML, "text/html")
+    at.run()
+    draft = at.text_area(key="editor_draft_text").value
+    assert 'title: "Kite flying at youth clubs"' in draft
+    assert "## Who checks the kite lines?" in draft and "- Check the line." in draft
+    assert "Home | About" not in draft
+
+    at.button(key="editor_check").click().run()
+    assert "source_url" in plain(at.error[0].value), "the placeholder source_url fails validation"
+    at.button(key="editor_save").click().run()
+    assert not (corpus / "kite-flying.md").exists(), "an invalid document is not written"
+
+    at.text_area(key="editor_draft_text").input(draft.replace("REPLACE-WITH-THE-PUBLIC-WEB-ADDRESS-THIS-IS-BASED-ON", "https://example.org/kites"))
+    at.button(key="editor_save").click().run()
+    assert "Saved kite-flying.md" in plain(at.success[0].value)
+    assert (corpus / "kite-flying.md").exists()
+
+    at.button(key="editor_reindex").click().run()
+    assert not at.exception
+    assert at.get("progress")
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Added"] == "1" and metrics["Problems"] == "0"
+    assert "kite-flying" in texts(at)
+    assert "Now serving gen-000002" in plain(at.success[0].value)
+
+    at.checkbox(key="editor_rollback_confirm").check().run()
+    at.button(key="editor_rollback").click().run()
+    assert "Rolled back: now serving gen-000001" in plain(at.success[0].value)
+
+    at.selectbox(key="editor_chosen").select("kite-flying.md").run()
+    at.checkbox(key="editor_delete_confirm").check().run()
+    at.button(key="editor_delete").click().run()
+    assert "Deleted kite-flying.md" in plain(at.success[0].value)
+    assert not (corpus / "kite-flying.md").exists()
