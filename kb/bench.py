@@ -78,8 +78,8 @@ def _run(settings: Settings, work: Path, scale: int, queries: int, log) -> dict:
     chunks = [c for d in loaded.documents for c in chunk_document(d, bench_settings.chunk_max_chars)]
     embedder.run(documents=[Document(content="warm up")])
     started = time.perf_counter()
-    for start in range(0, len(chunks), 128):
-        embedder.run(documents=[Document(content=c.embed_text()) for c in chunks[start : start + 128]])
+    for start in range(0, len(chunks), 64):
+        embedder.run(documents=[Document(content=c.embed_text()) for c in chunks[start : start + 64]])
     model_s = time.perf_counter() - started
     log(f"Model alone, embedding {len(chunks)} chunks: {model_s:.2f} s")
 

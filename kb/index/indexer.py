@@ -30,7 +30,7 @@ from kb.index.pipelines import build_document_embedder, open_vector_store, point
 log = logging.getLogger(__name__)
 
 Progress = Callable[[str, int, int], None]
-EMBED_BATCH = 32
+DOCS_PER_STEP = 64  # chunks embedded between two progress reports
 
 
 @dataclass
@@ -76,7 +76,7 @@ class Indexer:
     @property
     def embedder(self):
         if self._embedder is None:
-            self._embedder = build_document_embedder(self.settings, batch_size=EMBED_BATCH)
+            self._embedder = build_document_embedder(self.settings)
         self._embedder.warm_up()
         return self._embedder
 
@@ -162,8 +162,8 @@ class Indexer:
             missing = list({keys[c.id]: c for c in missing}.values())  # identical texts embed once
             total = len(missing)
             progress("embed", 0, total)
-            for start in range(0, total, EMBED_BATCH * 4):
-                batch = missing[start : start + EMBED_BATCH * 4]
+            for start in range(0, total, DOCS_PER_STEP):
+                batch = missing[start : start + DOCS_PER_STEP]
                 out = self.embedder.run(documents=[Document(content=c.embed_text()) for c in batch])["documents"]
                 fresh = {keys[c.id]: d.embedding for c, d in zip(batch, out, strict=True)}
                 cache.put_many(fresh)
