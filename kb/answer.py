@@ -334,12 +334,19 @@ class AnswerComposer:
             c = self.contacts.get(cid)
             if c is not None:
                 lines.append(c.who if c.phone and c.phone in c.who else f"{c.who}: {c.phone}")
-        message = (
+        intro = (
             "If a child is in immediate danger or seriously hurt, call 999 now. "
             "If a child has told you something or you think a child is being harmed, do not wait: tell your designated safeguarding lead today, "
-            "or contact children's social care yourself. " + " · ".join(lines)
+            "or contact children's social care yourself."
         )
-        return {"cues": list(cues.cues), "labels": cues.labels, "message": message, "contacts": [cid for cid in EMERGENCY_CONTACT_IDS if cid in self.contacts]}
+        return {
+            "cues": list(cues.cues),
+            "labels": cues.labels,
+            "message": f"{intro} {' · '.join(lines)}",
+            "intro": intro,
+            "lines": lines,
+            "contacts": [cid for cid in EMERGENCY_CONTACT_IDS if cid in self.contacts],
+        }
 
     def _advice(self, persona: str) -> str:
         if persona == "volunteer":

@@ -105,6 +105,10 @@ class KnowledgeBase:
     def ask(self, question: str, persona: str = "volunteer", kinds: list[str] | None = None, audience: str | None = None) -> Answer:
         return self.composer.ask(question, persona=persona, kinds=kinds, audience=audience)
 
+    def glossary(self):
+        """The glossary of the served index: terms, acronyms, other and old names."""
+        return self.composer.glossary
+
     def search(self, query: str, top_k: int = 5, mode: str = "hybrid") -> list[Passage]:
         expanded = self.composer.glossary.expand(query)
         return self.searcher.search(query, top_k=top_k, mode=mode, lexical_query=expanded)

@@ -56,7 +56,7 @@ def show_turn(i: int, turn: dict, kb) -> None:
             return
         answer = turn["answer"]
         if answer.safety:
-            st.error(md_text(answer.safety["message"]).replace(" · ", "  \n"), icon=":material/warning:")
+            st.error("  \n".join(md_text(line) for line in [answer.safety["intro"], *answer.safety["lines"]]), icon=":material/warning:")
         if answer.status == "answered":
             st.markdown(md_text(answer.answer))
         elif answer.status == "not_found":

@@ -23,7 +23,7 @@ query = st.text_input("Search the glossary", key="glossary_query", placeholder="
 kb = get_kb()
 if kb is not None:
     sections = kb.sections()
-    entries = sorted(kb.composer.glossary.entries, key=lambda e: e.term.lower())
+    entries = sorted(kb.glossary().entries, key=lambda e: e.term.lower())
     shown = []
     for entry in entries:
         passage = sections.get(entry.section_id)
