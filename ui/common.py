@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import html
 import re
+from typing import TYPE_CHECKING
 
 import streamlit as st
 
 from kb.config import Settings
 from kb.errors import KBError
-from kb.service import KnowledgeBase
+
+if TYPE_CHECKING:  # the service pulls in torch and Haystack: imported when first needed, under the spinner
+    from kb.service import KnowledgeBase
 
 FOOTER = "Answers are quoted from the named procedures (illustrative edition). In an emergency call 999."
 PERSONAS = {
@@ -37,6 +40,8 @@ def settings() -> Settings:
 @st.cache_resource(show_spinner="Loading the procedures and the search model (first visit only)...")
 def knowledge_base() -> KnowledgeBase:
     """One KnowledgeBase per server process; it follows new index generations by itself."""
+    from kb.service import KnowledgeBase
+
     kb = KnowledgeBase(settings())
     kb.ensure_index()
     kb.searcher  # noqa: B018 - load the model now, not on the first question
