@@ -9,8 +9,10 @@ already running on it finishes normally.
 from __future__ import annotations
 
 import logging
+import shutil
 import threading
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
 from haystack import Document
@@ -99,6 +101,9 @@ class _OpenGeneration:
         self.lexical.close()
         self.db.close()
         self.store.close()
+        path = Path(self.store.path) if self.store.path else None
+        if path is not None and self.generation.path not in path.parents:
+            shutil.rmtree(path.parent, ignore_errors=True)  # a private copy (see open_vector_store)
 
 
 class Searcher:

@@ -143,3 +143,20 @@ def test_cli_index_json_summary_and_ask_json_shape(settings: Settings):
             assert c["quote"] in c["passage"]
     bad = subprocess.run([sys.executable, "-m", "kb.cli", "ask", "   "], env=env, capture_output=True, text=True)
     assert bad.returncode == 1 and "empty" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_a_second_process_can_search_while_the_index_is_open(settings: Settings):
+    """Qdrant's local mode lets one process open a folder; another reads a private copy."""
+    Indexer(settings).run()
+    holder = Searcher(settings)
+    try:
+        assert holder.search(QUESTION, top_k=1)[0].doc_id == "head-lice"  # this process now holds the folder
+        env = {**os.environ, "KB_CORPUS_DIR": str(settings.corpus_dir), "KB_DATA_DIR": str(settings.data_dir)}
+        out = subprocess.run([sys.executable, "-m", "kb.cli", "-v", "ask", QUESTION, "--json"], env=env, capture_output=True, text=True, timeout=300)
+        assert out.returncode == 0, out.stderr[-2000:]
+        import json
+
+        assert json.loads(out.stdout)["citations"][0]["doc_id"] == "head-lice"
+        assert "reading a private copy" in out.stderr
+    finally:
+        holder.close()
