@@ -51,22 +51,35 @@ def main(verbose: bool) -> None:
 @main.command()
 @click.option("--corpus", "corpus", type=click.Path(file_okay=False, path_type=Path), help="Corpus folder (default KB_CORPUS_DIR or corpus/).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
+@click.option("--stage", is_flag=True, help="Build the new index generation but do not serve it yet (publish it with --publish).")
+@click.option("--publish", is_flag=True, help="Serve the newest staged index generation.")
 @click.option("--rollback", is_flag=True, help="Serve the previous index generation again.")
 @click.pass_context
-def index(ctx: click.Context, corpus: Path | None, as_json: bool, rollback: bool) -> None:
+def index(ctx: click.Context, corpus: Path | None, as_json: bool, stage: bool, publish: bool, rollback: bool) -> None:
     """Build or update the index from the corpus (incremental; the old index serves until the new one is ready)."""
+    if stage + publish + rollback > 1:
+        raise click.UsageError("use at most one of --stage, --publish and --rollback")
     service = _kb(ctx, corpus_dir=corpus)
     if rollback:
         old, new = service.rollback()
         _emit({"rolled_back_from": old, "serving": new}) if as_json else click.echo(f"Rolled back: now serving {new} (was {old}).")
         return
-    report = service.index(progress=None if as_json or not sys.stderr.isatty() else _ProgressBar())
+    if publish:
+        old, new = service.publish()
+        _emit({"serving": new, "previous_generation": old}) if as_json else click.echo(f"Published: now serving {new} (was {old or 'nothing'}).")
+        return
+    report = service.index(progress=None if as_json or not sys.stderr.isatty() else _ProgressBar(), publish=not stage)
     if as_json:
         _emit(report.as_dict())
         return
+    serving = (
+        f"Serving {report.generation}."
+        if report.published
+        else f"Built {report.generation}, not serving it yet (still serving {report.previous_generation or 'nothing'}): run 'kb index --publish' to serve it."
+    )
     click.echo(
         f"Indexed {report.chunks} chunks in {report.seconds:.1f}s: {len(report.added)} added, {len(report.changed)} changed, "
-        f"{len(report.removed)} removed, {len(report.unchanged)} unchanged; {report.embedded} chunks embedded. Serving {report.generation}."
+        f"{len(report.removed)} removed, {len(report.unchanged)} unchanged; {report.embedded} chunks embedded. {serving}"
     )
     for label, items in (("Added", report.added), ("Changed", report.changed), ("Removed", report.removed)):
         if items:
@@ -76,8 +89,9 @@ def index(ctx: click.Context, corpus: Path | None, as_json: bool, rollback: bool
         click.echo(f"Skipped {where}: {err['reason']}", err=True)
     for doc_id in report.kept_previous:
         click.echo(f"Kept the previously indexed version of {doc_id}.", err=True)
+    check = "run 'kb flows check'" if report.published else "check the flow before 'kb index --publish'"
     for hit in report.affected_flow_nodes:
-        click.echo(f"Flow {hit['flow']} node {hit['node']} cites section {hit['section']}, which was {hit['change']}: run 'kb flows check'.", err=True)
+        click.echo(f"Flow {hit['flow']} node {hit['node']} cites section {hit['section']}, which was {hit['change']}: {check}.", err=True)
 
 
 class _ProgressBar:

@@ -16,7 +16,6 @@ import logging
 import os
 import re
 import tempfile
-import unicodedata
 import zipfile
 from dataclasses import dataclass
 from html.parser import HTMLParser
@@ -25,6 +24,7 @@ from pathlib import Path
 from kb.config import Settings
 from kb.errors import DocumentError, KBError
 from kb.index.documents import CONTACTS_FILE, SourceDocument, decode_text, load_corpus, load_document_bytes
+from kb.text import slugify
 
 log = logging.getLogger(__name__)
 
@@ -91,16 +91,11 @@ def upload_name(filename: str) -> str:
     if raw.startswith("."):
         raise EditorError(f"file name {raw!r} is a hidden file name: rename it so it does not start with a dot")
     stem, _, _ext = raw.rpartition(".")
-    slug = slugify(stem or raw)
+    slug = slugify(stem or raw, limit=80)
     if not slug:
         raise EditorError(f"file name {raw!r} has no letters or digits to make a document name from: rename it, e.g. 'making-a-referral.md'")
     return f"{slug}.md"
 
-
-def slugify(text: str, limit: int = 80) -> str:
-    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
-    slug = re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
-    return slug[:limit].rstrip("-")
 
 
 def document_path(settings: Settings, name: str) -> Path:

@@ -16,9 +16,11 @@ from kb.answer import Answer, AnswerComposer
 from kb.config import Settings
 from kb.contacts import Contact, load_contacts
 from kb.errors import KBError
+from kb.index.chunk_db import read_chunks
 from kb.index.documents import LoadResult, load_corpus
-from kb.index.generations import GenerationStore
+from kb.index.generations import Generation, GenerationStore
 from kb.index.indexer import Indexer, IndexReport
+from kb.index.pipelines import point_alias
 from kb.index.searcher import Passage, Searcher
 
 log = logging.getLogger(__name__)
@@ -62,8 +64,10 @@ class KnowledgeBase:
     def has_index(self) -> bool:
         return self.generations.current_or_none() is not None
 
-    def index(self, corpus_dir: Path | None = None, progress: Callable[[str, int, int], None] | None = None) -> IndexReport:
-        report = self.indexer.run(corpus_dir, progress)
+    def index(self, corpus_dir: Path | None = None, progress: Callable[[str, int, int], None] | None = None, publish: bool = True) -> IndexReport:
+        """Re-index the corpus against the served generation; with `publish=False` the new
+        generation is staged (see `staged` and `publish`) and the served one keeps answering."""
+        report = self.indexer.run(corpus_dir, progress, publish=publish)
         if report.changed_sections or report.removed_sections:
             report.affected_flow_nodes = self.flows.affected_by(set(report.changed_sections), set(report.removed_sections))
         self.__dict__.pop("contacts", None)
@@ -77,6 +81,28 @@ class KnowledgeBase:
             return None
         return self.index(progress=progress)
 
+    def staged(self) -> Generation | None:
+        """The newest complete generation newer than the served one (built, not published), or None."""
+        return self.generations.staged()
+
+    def publish(self, name: str | None = None) -> tuple[str | None, str]:
+        """Serve a staged generation: `name`, or the newest staged one. Returns (was serving, now serving)."""
+        with self.generations.lock():
+            served = self.generations.current_name()
+            if name is None:
+                gen = self.generations.staged()
+                if gen is None:
+                    serving = f"serving {served}" if served else "no index is served yet"
+                    raise KBError(f"no staged index generation to publish ({serving}); run 'kb index --stage' to build one")
+            else:
+                gen = self.generations.get(name)
+                if not gen.is_complete():
+                    raise KBError(f"{name} is not a complete index generation (a later re-index may have replaced it); re-index to build a new one")
+                if served is not None and gen.number <= self.generations.get(served).number:
+                    raise KBError(f"{name} is not newer than the served generation {served}; use 'kb index --rollback' to go back")
+            self.indexer.publish(gen)
+        return served, gen.name
+
     def rollback(self) -> tuple[str, str]:
         with self.generations.lock():
             current = self.generations.current()
@@ -84,12 +110,14 @@ class KnowledgeBase:
             if previous is None:
                 raise KBError(f"no earlier complete index generation to roll back to (serving {current.name})")
             self.generations.publish(previous)
+            point_alias(self.settings, previous)
         return current.name, previous.name
 
     def status(self) -> dict:
         gen = self.generations.current_or_none()
+        staged = self.generations.staged()
         if gen is None:
-            return {"generation": None, "documents": 0, "chunks": 0}
+            return {"generation": None, "documents": 0, "chunks": 0, "staged": staged.name if staged else None}
         manifest = gen.manifest()
         return {
             "generation": gen.name,
@@ -98,6 +126,7 @@ class KnowledgeBase:
             "chunks": manifest.get("chunk_count", 0),
             "model": manifest.get("model"),
             "generations": [g.name for g in self.generations.complete()],
+            "staged": staged.name if staged else None,
         }
 
     # ask
@@ -115,6 +144,18 @@ class KnowledgeBase:
 
     def sections(self) -> dict[str, Passage]:
         return self.searcher.sections()
+
+    def section_texts(self, generation: str | None = None) -> dict[str, str]:
+        """section id -> full section text, of the served generation or of a named one (a staged one, to check flows before publishing)."""
+        if generation is None:
+            return {sid: p.text for sid, p in self.sections().items()}
+        gen = self.generations.get(generation)
+        if not gen.is_complete():
+            raise KBError(f"{generation} is not a complete index generation; re-index to build a new one")
+        texts: dict[str, list[str]] = {}
+        for record in read_chunks(gen.chunks_db):
+            texts.setdefault(record["section_id"], []).append(record["text"])
+        return {sid: "\n".join(parts) for sid, parts in texts.items()}
 
     def load_corpus(self) -> LoadResult:
         return load_corpus(self.settings.corpus_dir)

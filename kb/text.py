@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 
 STOPWORDS = frozenset(
     """a about above after again against all am an and any are as at be because been before being below between both but by
@@ -63,3 +64,10 @@ def _trim(text: str, start: int, end: int) -> tuple[int, int]:
     while end > start and text[end - 1].isspace():
         end -= 1
     return start, end
+
+
+def slugify(text: str, limit: int = 60) -> str:
+    """Lower-case ASCII letters and digits joined by hyphens, at most `limit` characters ('' if none)."""
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
+    return slug[:limit].rstrip("-")

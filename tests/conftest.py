@@ -46,3 +46,24 @@ def shipped_kb(tmp_path_factory):
     service.index()
     yield service
     service.close()
+
+
+@pytest.fixture
+def make_store():
+    """A function that lays out hand-made generation folders (no model, no Qdrant): complete ones,
+    incomplete ones and the served one, by number; it returns their GenerationStore."""
+    from kb.index.generations import GenerationStore
+
+    def make(data: Path, complete: list[int], incomplete: list[int] = (), current: int | None = None) -> GenerationStore:
+        store = GenerationStore(data)
+        for n in sorted([*complete, *incomplete]):
+            gen = store.get(f"gen-{n:06d}")
+            gen.path.mkdir(parents=True)
+            gen.manifest_path.write_text('{"documents": {}, "chunk_count": 0}')
+            if n in complete:
+                store.mark_complete(gen)
+        if current is not None:
+            store.publish(store.get(f"gen-{current:06d}"))
+        return store
+
+    return make

@@ -9,14 +9,13 @@ what answers quote verbatim.
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from dataclasses import dataclass, field
 
 from markdown_it.token import Token
 
 from kb.index.documents import SourceDocument
 from kb.index.markdown import inline_plain_text, parse
+from kb.text import slugify
 
 OVERVIEW_SLUG = "overview"
 
@@ -72,10 +71,8 @@ class _Section:
     blocks: list[_Block] = field(default_factory=list)
 
 
-def slugify(text: str) -> str:
-    text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
-    slug = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
-    return slug[:60].rstrip("-") or "section"
+def section_slug(heading: str) -> str:
+    return slugify(heading) or "section"
 
 
 def chunk_document(doc: SourceDocument, max_chars: int = 1200) -> list[Chunk]:
@@ -87,7 +84,7 @@ def chunk_document(doc: SourceDocument, max_chars: int = 1200) -> list[Chunk]:
     for section in sections:
         if not section.blocks:
             continue
-        base = slugify(section.heading_path[-1]) if section.heading_line is not None else OVERVIEW_SLUG
+        base = section_slug(section.heading_path[-1]) if section.heading_line is not None else OVERVIEW_SLUG
         used_slugs[base] = used_slugs.get(base, 0) + 1
         slug = base if used_slugs[base] == 1 else f"{base}-{used_slugs[base]}"
         section_id = f"{doc.id}#{slug}"

@@ -7,8 +7,10 @@
       index.lock              held by the one re-index that may run at a time
 
 A re-index builds a new generation beside the served one and only then rewrites CURRENT, so a
-crash or kill at any moment leaves the previous generation serving. Incomplete generations are
-removed by the next re-index; the last few complete ones are kept for rollback.
+crash or kill at any moment leaves the previous generation serving. A re-index may also stop
+short of rewriting CURRENT: the complete generation is then *staged*, built but not served, until
+it is published (the publish gate). Incomplete generations are removed by the next re-index; the
+last few complete ones up to the served one are kept for rollback, and so is the newest staged one.
 """
 
 from __future__ import annotations
@@ -143,17 +145,45 @@ class GenerationStore:
         older = [g for g in self.complete() if g.number < int(name.split("-")[1])]
         return older[-1] if older else None
 
+    def staged(self) -> Generation | None:
+        """The newest complete generation newer than the served one (built, not yet published), or None."""
+        served = self._served_number()
+        newer = [g for g in self.complete() if g.number > served]
+        return newer[-1] if newer else None
+
+    def drop_unserved_before(self, gen: Generation) -> list[str]:
+        """Before `gen` is published: remove the generations between the served one and `gen`.
+
+        They were staged and never published, or rolled back from; either way, rolling back from
+        `gen` must return to the generation served before it, not to one of them.
+        """
+        served = self._served_number()
+        return self._remove([g for g in self.all() if served < g.number < gen.number])
+
     def prune(self, keep: int) -> list[str]:
-        """Remove incomplete generations and all but the newest `keep` complete ones (never the served one)."""
-        current = self.current_name()
-        removed: list[str] = []
+        """Remove incomplete generations and all complete ones except: the served one and the `keep`
+        newest up to it (for rollback), and the newest staged one (waiting to be published)."""
+        served = self._served_number()
         complete = self.complete()
-        keep_names = {g.name for g in complete[-keep:]} | ({current} if current else set())
-        for gen in self.all():
-            if gen.name not in keep_names:
-                shutil.rmtree(gen.path, ignore_errors=True)
-                removed.append(gen.name)
-        return removed
+        history = [g for g in complete if g.number <= served]
+        staged = [g for g in complete if g.number > served]
+        keep_names = {g.name for g in history[-keep:]} | {g.name for g in staged[-1:]}
+        current = self.current_name()
+        if current:
+            keep_names.add(current)
+        return self._remove([g for g in self.all() if g.name not in keep_names])
+
+    def _served_number(self) -> int:
+        """The served generation's number; 0 when nothing is served (so every generation is newer)."""
+        name = self.current_name()
+        match = GENERATION_PATTERN.match(name) if name else None
+        return int(match.group(1)) if match else 0
+
+    def _remove(self, gens: list[Generation]) -> list[str]:
+        for gen in gens:
+            shutil.rmtree(gen.path, ignore_errors=True)
+            log.info("removed index generation %s", gen.name)
+        return [g.name for g in gens]
 
 
 def _atomic_write(path: Path, text: str) -> None:

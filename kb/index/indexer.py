@@ -4,6 +4,10 @@ The manifest of the served generation records every document's content hash and 
 section's text hash. A re-index loads and validates the corpus, compares it with that manifest,
 embeds only text the embedding cache has not seen, and writes a complete new generation before
 switching to it. When nothing changed, no generation is written at all.
+
+With `publish=False` the new generation is written and completed but not switched to: it is
+staged, and the served one keeps answering until `Indexer.publish` serves the staged one. Every
+re-index compares the corpus with the served generation, never with a staged one.
 """
 
 from __future__ import annotations
@@ -46,13 +50,14 @@ class IndexReport:
     errors: list[dict] = field(default_factory=list)
     generation: str | None = None
     previous_generation: str | None = None
+    published: bool = True  # `generation` is the one being served; False: built and staged, waiting to be published
     changed_sections: list[str] = field(default_factory=list)
     removed_sections: list[str] = field(default_factory=list)
     affected_flow_nodes: list[dict] = field(default_factory=list)
 
     @property
     def switched(self) -> bool:
-        return self.generation is not None and self.generation != self.previous_generation
+        return self.published and self.generation is not None and self.generation != self.previous_generation
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -80,16 +85,30 @@ class Indexer:
         self._embedder.warm_up()
         return self._embedder
 
-    def run(self, corpus_dir: Path | None = None, progress: Progress | None = None) -> IndexReport:
+    def run(self, corpus_dir: Path | None = None, progress: Progress | None = None, publish: bool = True) -> IndexReport:
+        """Build a new generation when the corpus differs from the served one, then serve it;
+        with `publish=False`, leave it staged (complete, not served) for `publish` to serve later."""
         started = time.perf_counter()
         corpus_dir = Path(corpus_dir or self.settings.corpus_dir)
         progress = progress or (lambda stage, done, total: None)
         with self.generations.lock():
-            report = self._run_locked(corpus_dir, progress)
+            report = self._run_locked(corpus_dir, progress, publish)
         report.seconds = round(time.perf_counter() - started, 3)
         return report
 
-    def _run_locked(self, corpus_dir: Path, progress: Progress) -> IndexReport:
+    def publish(self, generation: Generation) -> None:
+        """Serve a complete generation (call under `self.generations.lock()`).
+
+        The generations between the served one and this one (staged and never published, or
+        rolled back from) are removed first, so a rollback from this one returns to the one
+        served before it.
+        """
+        self.generations.drop_unserved_before(generation)
+        self.generations.publish(generation)
+        point_alias(self.settings, generation)
+        self.generations.prune(self.settings.keep_generations)
+
+    def _run_locked(self, corpus_dir: Path, progress: Progress, publish: bool) -> IndexReport:
         progress("load", 0, 1)
         loaded = load_corpus(corpus_dir)
         previous = self.generations.current_or_none()
@@ -133,9 +152,12 @@ class Indexer:
         report.removed_sections = sorted(s for s in old_sections if s not in new_sections)
         report.chunks = len(chunks) + len(carried_records)
         report.generation = generation.name
-        self.generations.publish(generation)
-        point_alias(self.settings, generation)
-        self.generations.prune(self.settings.keep_generations)
+        if publish:
+            self.publish(generation)
+        else:
+            report.published = False
+            self.generations.prune(self.settings.keep_generations)  # keeps the served one and this staged one
+            log.info("index generation %s is staged; still serving %s", generation.name, report.previous_generation)
         progress("done", 1, 1)
         return report
 

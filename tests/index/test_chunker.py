@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from kb.index.chunker import chunk_document, slugify
+from kb.index.chunker import chunk_document, section_slug
 from kb.index.documents import load_document_bytes
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "markdown"
@@ -47,5 +47,6 @@ def test_long_sections_split_at_paragraphs_with_stable_part_ids():
 
 
 def test_slugs():
-    assert slugify("When should I NOT tell the parents first?") == "when-should-i-not-tell-the-parents-first"
-    assert slugify("Café & co") == "cafe-co"
+    assert section_slug("When should I NOT tell the parents first?") == "when-should-i-not-tell-the-parents-first"
+    assert section_slug("Café & co") == "cafe-co"
+    assert section_slug("???") == "section"

@@ -95,6 +95,99 @@ def test_searcher_follows_a_new_generation_without_restart(settings: Settings, s
         searcher.close()
 
 
+HEAD_LICE_QUESTION = "is head lice neglect?"
+
+
+def test_a_staged_generation_changes_no_answer_until_it_is_published(settings: Settings, small_corpus: Path):
+    from kb.service import KnowledgeBase
+
+    service = KnowledgeBase(settings)
+    try:
+        service.index()
+        assert service.ask(HEAD_LICE_QUESTION).citations[0].doc_id == "head-lice"
+        assert service.staged() is None
+
+        (small_corpus / "head-lice.md").unlink()
+        report = service.index(publish=False)
+        assert report.generation == "gen-000002" and report.previous_generation == "gen-000001"
+        assert report.as_dict()["published"] is False and report.removed == ["head-lice"]
+        assert service.staged().name == "gen-000002" and service.status()["generation"] == "gen-000001"
+        assert service.ask(HEAD_LICE_QUESTION).citations[0].doc_id == "head-lice", "the staged generation answers nothing"
+        assert _top(settings)[0].startswith("head-lice#"), "nor does a searcher opened after staging"
+        served, staged = service.section_texts(), service.section_texts("gen-000002")
+        assert served == service.section_texts("gen-000001"), "the served generation's sections, read either way"
+        assert set(staged) == {s for s in served if not s.startswith("head-lice#")}, "flows can be checked against the staged one"
+
+        assert service.publish() == ("gen-000001", "gen-000002")
+        assert service.staged() is None
+        assert all(c.doc_id != "head-lice" for c in service.ask(HEAD_LICE_QUESTION).citations)
+
+        assert service.rollback() == ("gen-000002", "gen-000001")
+        assert service.ask(HEAD_LICE_QUESTION).citations[0].doc_id == "head-lice"
+    finally:
+        service.close()
+
+
+def test_a_running_searcher_follows_a_publish_and_a_rollback(settings: Settings, small_corpus: Path):
+    from kb.service import KnowledgeBase
+
+    Indexer(settings).run()
+    searcher = Searcher(settings)
+    try:
+        assert searcher.search(QUESTION, top_k=1)[0].doc_id == "head-lice"
+        (small_corpus / "head-lice.md").unlink()
+        Indexer(settings).run(publish=False)
+        assert searcher.search(QUESTION, top_k=1)[0].doc_id == "head-lice" and searcher.generation_name == "gen-000001"
+        KnowledgeBase(settings).publish()
+        assert all(p.doc_id != "head-lice" for p in searcher.search(QUESTION, top_k=5))
+        assert searcher.generation_name == "gen-000002"
+        KnowledgeBase(settings).rollback()
+        assert searcher.search(QUESTION, top_k=1)[0].doc_id == "head-lice" and searcher.generation_name == "gen-000001"
+    finally:
+        searcher.close()
+
+
+def test_reindexing_compares_with_the_served_generation_never_a_staged_one(settings: Settings, small_corpus: Path):
+    from kb.service import KnowledgeBase
+
+    indexer = Indexer(settings)
+    indexer.run()
+    store = GenerationStore(settings.data_dir)
+    (small_corpus / "head-lice.md").unlink()
+    assert indexer.run(publish=False).generation == "gen-000002"
+
+    again = indexer.run(publish=False)  # the corpus is unchanged since gen-000002 was staged
+    assert again.removed == ["head-lice"] and again.previous_generation == "gen-000001"
+    assert again.generation == "gen-000003" and again.embedded == 0 and not again.published
+    assert [g.name for g in store.all()] == ["gen-000001", "gen-000003"], "the superseded staged one is pruned, the newest kept"
+
+    published = indexer.run()
+    assert published.removed == ["head-lice"] and published.generation == "gen-000004" and published.published
+    assert store.current_name() == "gen-000004"
+    assert [g.name for g in store.all()] == ["gen-000001", "gen-000004"], "a never-served generation is no rollback target"
+    assert KnowledgeBase(settings).rollback() == ("gen-000004", "gen-000001")
+
+    unchanged = indexer.run(publish=False)  # serving gen-000001 again, whose corpus had head-lice
+    assert unchanged.removed == ["head-lice"] and unchanged.generation == "gen-000005"
+    assert [g.name for g in store.all()] == ["gen-000001", "gen-000005"]
+
+
+def test_cli_stage_then_publish(settings: Settings):
+    import json
+
+    env = {**os.environ, "KB_CORPUS_DIR": str(settings.corpus_dir), "KB_DATA_DIR": str(settings.data_dir)}
+    out = subprocess.run([sys.executable, "-m", "kb.cli", "index", "--stage", "--json"], env=env, capture_output=True, text=True, check=True)
+    staged = json.loads(out.stdout)
+    assert {"added", "changed", "removed", "unchanged", "chunks", "seconds", "errors"} <= set(staged)
+    assert staged["published"] is False and staged["generation"] == "gen-000001" and len(staged["added"]) == 5
+    status = json.loads(subprocess.run([sys.executable, "-m", "kb.cli", "status"], env=env, capture_output=True, text=True, check=True).stdout)
+    assert status["generation"] is None and status["staged"] == "gen-000001"
+    out = subprocess.run([sys.executable, "-m", "kb.cli", "index", "--publish"], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "Published: now serving gen-000001 (was nothing)."
+    again = subprocess.run([sys.executable, "-m", "kb.cli", "index", "--publish"], env=env, capture_output=True, text=True)
+    assert again.returncode == 1 and "no staged index generation to publish (serving gen-000001)" in again.stderr
+
+
 def test_a_killed_reindex_leaves_the_old_index_answering_the_same(settings: Settings, small_corpus: Path, tmp_path: Path):
     Indexer(settings).run()
     before = _top(settings)

@@ -26,6 +26,8 @@ DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}
 QUESTION = "A boy told me his dad hits him. What do I do?"
 EDITOR_PASSWORD = "browser test password"
+KITES_QUESTION = "Who checks the kite lines before children fly the kites?"
+KITES_ANSWER = "The session leader checks every kite line"
 KITES_HTML = (
     "<html><head><title>Kites</title></head><body><h1>Kite flying at youth clubs</h1>"
     "<h2>Who checks the kite lines?</h2><p>The session leader checks every kite line before children fly the kites.</p></body></html>"
@@ -197,7 +199,20 @@ def test_every_other_page_opens(app_url, browser, viewport, slug, ready):
         page.close()
 
 
-def test_editor_upload_save_and_reindex(app_url, browser, tmp_path):
+def ask_in_new_page(browser, app_url: str, question: str) -> str:
+    """The text of the assistant's reply to `question` on the Ask page."""
+    page = open_page(browser, app_url, DESKTOP)
+    try:
+        box = page.get_by_placeholder("Type your question here")
+        box.fill(question)
+        box.press("Enter")
+        page.get_by_text("Sources", exact=True).wait_for()
+        return page.locator("[data-testid='stChatMessage']").last.inner_text()
+    finally:
+        page.close()
+
+
+def test_editor_upload_save_reindex_and_publish(app_url, browser, tmp_path):
     page = open_page(browser, f"{app_url}/editor", DESKTOP)
     try:
         page.get_by_label("Editor password").fill(EDITOR_PASSWORD)
@@ -214,10 +229,15 @@ def test_editor_upload_save_and_reindex(app_url, browser, tmp_path):
         page.get_by_role("button", name="Save to the corpus").click()
         page.get_by_text("Saved kite-flying.md").wait_for()
         page.get_by_role("button", name="Re-index now").click()
-        page.get_by_text("Now serving").wait_for()
+        page.get_by_text("is ready but not published").wait_for()
         assert page.get_by_text("Added: kite-flying").is_visible()
+        assert KITES_ANSWER not in ask_in_new_page(browser, app_url, KITES_QUESTION), "a staged version answers nothing"
         screenshot(page, "editor-unlocked")
         page.set_viewport_size(PHONE)
         screenshot(page, "editor-unlocked")
+        page.set_viewport_size(DESKTOP)
+        page.get_by_role("button", name="Publish", exact=True).click()
+        page.get_by_text("Now serving gen-000002").wait_for()
+        assert KITES_ANSWER in ask_in_new_page(browser, app_url, KITES_QUESTION), "the published version answers"
     finally:
         page.close()

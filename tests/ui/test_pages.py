@@ -196,7 +196,7 @@ def test_contacts_search_shows_when_verified(app_index):
     assert "No contact matches" in plain(at.info[0].value)
 
 
-# the Editor, unlocked: upload, review, save, re-index, roll back, delete
+# the Editor, unlocked: upload, review, save, re-index, publish, roll back, delete
 
 KITES_HTML = b"""<!doctype html><html><head><title>Kites</title></head><body>
 <nav>Home | About</nav>
@@ -205,10 +205,19 @@ KITES_HTML = b"""<!doctype html><html><head><title>Kites</title></head><body>
 <p>The session leader checks every kite line for fraying before children fly the kites.</p>
 <ul><li>Check the line.</li><li>Check the spool.</li></ul>
 </body></html>"""
+KITES_QUESTION = "Who checks the kite lines before children fly the kites?"
+
+
+def cited_titles(question: str) -> list[str]:
+    """Ask on the Ask page (sharing the app's cached knowledge base) and return the cited sources' labels."""
+    at = page("ask").run()
+    at.chat_input(key="ask_input").set_value(question).run()
+    assert not at.exception
+    return [plain(e.label) for e in at.chat_message[1].expander]
 
 
 @pytest.mark.slow
-def test_editor_upload_review_save_reindex_and_roll_back(app_index):
+def test_editor_upload_review_save_reindex_publish_and_roll_back(app_index):
     corpus, _data = app_index
     at = page("editor")
     at.secrets["editor_password"] = "correct horse"
@@ -235,17 +244,32 @@ def test_editor_upload_review_save_reindex_and_roll_back(app_index):
     assert "Saved kite-flying.md" in plain(at.success[0].value)
     assert (corpus / "kite-flying.md").exists()
 
+    assert not any("Kite flying" in t for t in cited_titles(KITES_QUESTION))
+
     at.button(key="editor_reindex").click().run()
     assert not at.exception
     assert at.get("progress")
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Added"] == "1" and metrics["Problems"] == "0"
     assert "kite-flying" in texts(at)
+    assert "The new version gen-000002 is ready but not published: gen-000001 keeps serving answers" in plain(at.success[0].value)
+    assert [b.label for b in at.button if b.key in ("editor_publish", "editor_discard_staged")] == ["Publish", "Discard"]
+    assert not any("Kite flying" in t for t in cited_titles(KITES_QUESTION)), "a staged version answers nothing"
+
+    at.button(key="editor_publish").click().run()
+    assert not at.exception
     assert "Now serving gen-000002" in plain(at.success[0].value)
+    assert not at.metric, "the report is gone once published"
+    assert any("Kite flying at youth clubs" in t for t in cited_titles(KITES_QUESTION)), "the published version answers"
 
     at.checkbox(key="editor_rollback_confirm").check().run()
     at.button(key="editor_rollback").click().run()
     assert "Rolled back: now serving gen-000001" in plain(at.success[0].value)
+    assert not any("Kite flying" in t for t in cited_titles(KITES_QUESTION))
+    assert "A newer version, gen-000002" in texts(at), "the version rolled back from can be published again"
+    at.button(key="editor_discard_staged_waiting").click().run()
+    assert "gen-000002 was not published" in texts(at)
+    assert "editor_publish_waiting" not in [b.key for b in at.button], "a discarded version is not offered again"
 
     at.selectbox(key="editor_chosen").select("kite-flying.md").run()
     at.checkbox(key="editor_delete_confirm").check().run()

@@ -1,5 +1,6 @@
 """Editor: for the partnership's procedure editors. Add, edit or delete documents, re-index with a
-progress bar, see what changed and which flow steps now cite moved or missing text, and roll back.
+progress bar into a staged version, see what changed and which flow steps now cite moved or missing
+text, then publish it (or leave it unpublished), and roll back.
 
 Locked behind a password (st.secrets["editor_password"], or KB_EDITOR_PASSWORD /
 KB_EDITOR_PASSWORD_SHA256 in the environment), compared by SHA-256 digest; never shown or logged.
@@ -23,7 +24,8 @@ DRAFT_TEXT = "editor_draft_text"
 UPLOAD_SEEN = "editor_upload_seen"
 UPLOAD_ROUND = "editor_upload_round"  # a new round gives a fresh, empty uploader after a save or discard
 MESSAGES = "editor_messages"  # section -> (kind, text), shown once after an action
-REPORT = "editor_report"
+REPORT = "editor_report"  # the report of the last re-index on this page
+DISMISSED = "editor_dismissed"  # staged generations the editor chose not to publish
 
 STAGES = {  # stage -> (what to show, start and end of the stage on the progress bar)
     "load": ("Reading the documents", 0.0, 0.1),
@@ -69,7 +71,7 @@ def show_lock(expected: str | None) -> None:
 
 
 def lock_again() -> None:
-    for key in (UNLOCKED, DRAFT, DRAFT_TEXT, REPORT):
+    for key in (UNLOCKED, DRAFT, DRAFT_TEXT, REPORT, DISMISSED):
         st.session_state.pop(key, None)
 
 
@@ -216,7 +218,7 @@ def run_index(kb) -> None:
         bar.progress(min(max(fraction, 0.0), 1.0), text=text)
 
     try:
-        report = kb.index(progress=progress)
+        report = kb.index(progress=progress, publish=False)
     except IndexBusyError:
         say("publish", "warning", "Another re-index is running. Wait a minute, then try again.")
         return
@@ -228,7 +230,16 @@ def run_index(kb) -> None:
 
 
 def show_report(kb, report: dict) -> None:
-    if report["generation"] != report["previous_generation"]:
+    staged = not report.get("published", True)
+    if staged:
+        serving = f"{report['previous_generation']} keeps serving answers" if report["previous_generation"] else "no version serves answers yet"
+        st.success(
+            md_text(
+                f"Re-indexed in {report['seconds']:.1f} seconds. The new version {report['generation']} is ready but not published: "
+                f"{serving} until you publish it. Check the report below first."
+            )
+        )
+    elif report["generation"] != report["previous_generation"]:
         st.success(f"Re-indexed in {report['seconds']:.1f} seconds. Now serving {md_text(report['generation'])}.")
     else:
         st.success("Nothing changed, so the index was left as it was.")
@@ -246,7 +257,8 @@ def show_report(kb, report: dict) -> None:
             where = e["file"] + (f", line {e['line']}" if e.get("line") else "") + (f", field {e['field']}" if e.get("field") else "")
             st.error(md_text(f"{where}: {e['reason']}"))
     if report["kept_previous"]:
-        st.info(md_text(f"Still serving the last good version of: {', '.join(report['kept_previous'])}. Fix the problems above and re-index."))
+        kept = "The new version keeps" if staged else "Still serving"
+        st.info(md_text(f"{kept} the last good version of: {', '.join(report['kept_previous'])}. Fix the problems above and re-index."))
     nodes = report["affected_flow_nodes"]
     if nodes:
         st.markdown("**Flow steps whose cited text changed or disappeared**")
@@ -258,16 +270,72 @@ def show_report(kb, report: dict) -> None:
             st.warning(md_text(f"{title}, step {n['node']}: cited section {n['section']} was {n['change']}"), icon=icon)
     elif report["changed_sections"] or report["removed_sections"]:
         st.caption("No flow step cites the sections that changed.")
-    problems = flow_problems(kb)
+    problems = flow_problems(kb, report["generation"] if staged else None)
     if problems:
-        with st.expander(f"Flow check: {len(problems)} problem(s)"):
+        with st.expander(md_text(f"Flow check of {report['generation']}: {len(problems)} problem(s)")):
             for p in problems:
                 st.markdown(f"- {md_text(str(p))}")
+    if staged:
+        show_publish_choice(kb, report["generation"])
 
 
-def flow_problems(kb) -> list:
+def show_publish_choice(kb, name: str, key_suffix: str = "") -> None:
+    st.markdown(f"**Publish {md_text(name)}?**")
+    st.caption(
+        md_text(
+            f"Publishing makes {name} answer every question from now on; the version serving now is kept, so Roll back can return to it. "
+            f"Discard leaves {name} unpublished: nothing changes for users, and a later re-index removes it."
+        )
+    )
+    publish_col, discard_col = st.columns(2)
+    publish_col.button("Publish", key=f"editor_publish{key_suffix}", on_click=publish, args=(kb, name), type="primary", icon=":material/publish:", width="stretch")
+    discard_col.button("Discard", key=f"editor_discard_staged{key_suffix}", on_click=discard_staged, args=(name,), icon=":material/close:", width="stretch")
+
+
+def publish(kb, name: str) -> None:
     try:
-        sections = {sid: p.text for sid, p in kb.sections().items()}
+        old, new = kb.publish(name)
+    except IndexBusyError:
+        say("publish", "warning", "A re-index is running. Wait a minute, then try again.")
+        return
+    except KBError as exc:
+        say("publish", "error", f"Could not publish: {exc}")
+        return
+    st.session_state.pop(REPORT, None)
+    was = f" instead of {old}, which is kept for rollback" if old else ""
+    say("publish", "success", f"Published. Now serving {new}{was}.")
+
+
+def discard_staged(name: str) -> None:
+    st.session_state.pop(REPORT, None)
+    dismissed = st.session_state.setdefault(DISMISSED, [])
+    if name not in dismissed:
+        dismissed.append(name)
+    say("publish", "info", f"{name} was not published; answers still come from the version serving now. A later re-index removes it.")
+
+
+def show_waiting(kb, report: dict | None) -> None:
+    """A staged version this page did not just build (from the command line, another editor, or rolled back from)."""
+    staged = kb.staged()
+    if staged is None or staged.name in st.session_state.get(DISMISSED, []):
+        return
+    if report is not None and report.get("generation") == staged.name:
+        return
+    try:
+        built = staged.manifest().get("created") or "at an unknown time"
+    except KBError:
+        built = "at an unknown time"
+    st.info(
+        md_text(f"A newer version, {staged.name} (built {built}), is not serving answers: it was staged and not yet published, or rolled back from."),
+        icon=":material/pending:",
+    )
+    show_publish_choice(kb, staged.name, key_suffix="_waiting")
+
+
+def flow_problems(kb, generation: str | None = None) -> list:
+    """Every flow checked against the served version, or against the named (staged) one."""
+    try:
+        sections = kb.section_texts(generation)
     except KBError:
         return []
     return kb.flows.check(sections, set(kb.contacts))
@@ -288,8 +356,8 @@ def show_publish(kb) -> None:
     st.subheader("Publish", divider="gray")
     status_box = st.container()
     st.write(
-        "Re-index after adding, editing or deleting documents. The new version is built beside the one serving answers and replaces it "
-        "only when it is complete; documents with problems are skipped and keep their last good version."
+        "Re-index after adding, editing or deleting documents. The new version is built beside the one serving answers and is not "
+        "published until you have checked its report and pressed Publish; documents with problems are skipped and keep their last good version."
     )
     if st.button("Re-index now", key="editor_reindex", type="primary", icon=":material/sync:"):
         run_index(kb)
@@ -297,6 +365,7 @@ def show_publish(kb) -> None:
     report = st.session_state.get(REPORT)
     if report:
         show_report(kb, report)
+    show_waiting(kb, report)
 
     status = kb.status()  # after any re-index above
     with status_box:
@@ -329,7 +398,7 @@ def show_message(section: str) -> None:
 
 
 st.title("Editor")
-st.write("For the partnership's procedure editors: add or change documents, re-index, check what changed, and roll back if needed.")
+st.write("For the partnership's procedure editors: add or change documents, re-index, check what changed, publish, and roll back if needed.")
 expected = expected_password_hash(settings())
 if expected is None or not st.session_state.get(UNLOCKED):
     st.session_state.pop(UNLOCKED, None)
