@@ -19,8 +19,8 @@ from kb.contacts import Contact
 from kb.errors import QuestionError
 from kb.glossary import Glossary, GlossaryEntry
 from kb.index.searcher import Passage, Searcher
-from kb.safety import EMERGENCY_CONTACT_IDS, SafetyCues, detect
-from kb.text import STOPWORDS, content_words, split_sentences
+from kb.safety import EMERGENCY_CONTACT_IDS, SafetyCues, detect, normalise
+from kb.text import STOPWORDS, content_words, split_sentences, words
 
 MAX_QUESTION_CHARS = 2000
 PASSAGES = 6
@@ -86,11 +86,20 @@ class Answer:
 FUSION_SHARE = 1.0  # cosine and normalised fused score weigh equally (dev set: 0.15 -> 89.6%, 1.0 -> 90.3% must-fact coverage)
 
 
-def rerank(passages: list[Passage]) -> list[Passage]:
-    """Order fused passages by their cosine similarity to the question, with the fused rank as a
-    smaller second signal; passages only the lexical side found count as the least similar."""
+def applies(passage: Passage, question_words: str) -> bool:
+    """False when the passage's document has a `scope` and the question uses none of its words."""
+    return not passage.scope or any(f" {' '.join(words(term))} " in question_words for term in passage.scope)
+
+
+def rerank(passages: list[Passage], question: str = "") -> list[Passage]:
+    """Order fused passages by their cosine similarity to the question and their normalised fused
+    score; passages only the lexical side found count as the least similar. Passages of documents
+    whose `scope` the question does not touch (the baby-bruising procedure for a question about a
+    nine-year-old) are dropped while others remain."""
     if not passages:
         return passages
+    text = f" {' '.join(words(question))} "
+    passages = [p for p in passages if applies(p, text)] or passages
     top = max(p.score for p in passages) or 1.0
     known = [p.dense_score for p in passages if p.dense_score is not None]
     floor = (min(known) if known else 0.0) - 0.05
@@ -204,7 +213,7 @@ class AnswerComposer:
             expanded += f" {WORKER_QUERY}"
             answer.flows = self._known_flows(["allegation"] + answer.flows)
         passages, dense_best = self.searcher.search_scored(with_names, top_k=PASSAGES, lexical_query=expanded, kinds=kinds, audience=audience)
-        passages = rerank(passages)
+        passages = rerank(passages, normalise(text))
         glossary_passage = self._glossary_passage(text) if (not kinds or "glossary" in kinds) and audience != "editor" else None
         if glossary_passage is not None:
             passages = [glossary_passage] + [p for p in passages if p.section_id != glossary_passage.section_id]

@@ -88,3 +88,10 @@ def test_development_set_scores(shipped_kb):
     assert s["quotes_verbatim"] == 1.0
     assert s["must_coverage"] >= 0.85
     assert s["recall_at_5"]["hybrid"] >= max(s["recall_at_5"]["lexical"], s["recall_at_5"]["dense"])
+
+
+def test_a_scoped_procedure_answers_only_questions_in_its_scope(shipped_kb):
+    baby = shipped_kb.ask("a 3 month old baby has a bruise on his cheek")
+    assert baby.citations[0].doc_id == "bruising-in-non-mobile-babies"
+    older = shipped_kb.ask("a 9 year old has bruises on her arms")
+    assert older.safety and all(c.doc_id != "bruising-in-non-mobile-babies" for c in older.citations)

@@ -45,6 +45,7 @@ class SourceDocument:
     audience: tuple[str, ...] = ("volunteer", "professional")
     edition: str = ""
     version: str = ""
+    scope: tuple[str, ...] = ()  # words a question uses when this document applies (e.g. "baby")
     extra: dict = field(default_factory=dict, compare=False)
 
     def meta(self) -> dict:
@@ -58,6 +59,7 @@ class SourceDocument:
             "audience": list(self.audience),
             "version": self.version,
             "path": self.path,
+            "scope": list(self.scope),
         }
 
 
@@ -185,7 +187,12 @@ def document_from_meta(meta: dict, name: str, body: str, body_start_line: int, c
     if not isinstance(audience, list) or any(a not in AUDIENCES for a in audience):
         raise DocumentError(name, f"audience {audience!r} is not valid: use a list of {', '.join(AUDIENCES)}", line=line_of("audience"), field="audience")
     version = str(meta.get("version") or content_hash[:8])
-    known = {"id", "title", "kind", "source_url", "publisher", "last_reviewed", "audience", "edition", "version"}
+    scope = meta.get("scope", [])
+    if isinstance(scope, str):
+        scope = [scope]
+    if not isinstance(scope, list) or not all(isinstance(s, str) and s.strip() for s in scope):
+        raise DocumentError(name, f"scope {scope!r} is not valid: give a list of words a question uses when this document applies, e.g. [baby, infant]", line=line_of("scope"), field="scope")
+    known = {"id", "title", "kind", "source_url", "publisher", "last_reviewed", "audience", "edition", "version", "scope"}
     return SourceDocument(
         id=doc_id,
         title=meta["title"].strip(),
@@ -200,6 +207,7 @@ def document_from_meta(meta: dict, name: str, body: str, body_start_line: int, c
         audience=tuple(audience),
         edition=str(meta.get("edition") or ""),
         version=version,
+        scope=tuple(s.strip().lower() for s in scope),
         extra={k: v for k, v in meta.items() if k not in known},
     )
 

@@ -55,6 +55,7 @@ class Passage:
     line_end: int
     audience: tuple[str, ...] = ()
     dense_score: float | None = None  # cosine similarity to the question, when the dense side found it
+    scope: tuple[str, ...] = ()  # the document applies when a question uses one of these words
 
     @classmethod
     def from_record(cls, meta: dict, text: str, score: float = 0.0) -> Passage:
@@ -75,6 +76,7 @@ class Passage:
             line_end=meta["line_end"],
             audience=tuple(meta.get("audience", ())),
             dense_score=meta.get("dense_score"),
+            scope=tuple(meta.get("scope") or ()),
         )
 
     @classmethod

@@ -71,3 +71,12 @@ def test_yes_and_dates_in_front_matter_are_read_as_text():
     doc = load_document_bytes(text, "d.md")
     assert doc.last_reviewed == "2026-11-21"
     assert len(doc.version) == 8
+
+
+def test_scope_must_be_a_list_of_words():
+    good = b"---\nid: s\ntitle: T\nkind: guidance\nsource_url: https://example.org\nscope: [Baby, infant]\n---\n\nBody.\n"
+    assert load_document_bytes(good, "s.md").scope == ("baby", "infant")
+    bad = b"---\nid: s\ntitle: T\nkind: guidance\nsource_url: https://example.org\nscope: {a: 1}\n---\n\nBody.\n"
+    with pytest.raises(DocumentError) as info:
+        load_document_bytes(bad, "s.md")
+    assert info.value.field == "scope" and info.value.line == 6
