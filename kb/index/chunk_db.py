@@ -11,8 +11,6 @@ import re
 import sqlite3
 from pathlib import Path
 
-from kb.index.chunker import Chunk
-
 SCHEMA = """
 CREATE TABLE chunks (
     rowid INTEGER PRIMARY KEY,
@@ -32,19 +30,20 @@ CREATE VIRTUAL TABLE chunks_fts USING fts5(heading, text, content='', tokenize='
 WORD = re.compile(r"[^\W_]+", re.UNICODE)
 
 
-def write_chunk_db(path: Path, chunks: list[Chunk]) -> None:
+def write_chunk_db(path: Path, records: list[dict]) -> None:
+    """Write a generation's chunk table and its full-text index from chunk records (`Chunk.record()`)."""
     db = sqlite3.connect(path)
     try:
         with db:
             db.executescript(SCHEMA)
-            for rowid, chunk in enumerate(chunks, start=1):
-                meta = chunk.meta()
+            for rowid, record in enumerate(records, start=1):
+                meta = {k: v for k, v in record.items() if k != "text"}
                 db.execute(
                     "INSERT INTO chunks (rowid, id, doc_id, section_id, kind, audience, text, meta) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    (rowid, chunk.id, chunk.doc_id, chunk.section_id, meta["kind"], " ".join(meta["audience"]), chunk.text, json.dumps(meta)),
+                    (rowid, meta["chunk_id"], meta["doc_id"], meta["section_id"], meta["kind"], " ".join(meta["audience"]), record["text"], json.dumps(meta)),
                 )
-                heading = " ".join([meta["title"], *chunk.heading_path[1:]])
-                db.execute("INSERT INTO chunks_fts (rowid, heading, text) VALUES (?, ?, ?)", (rowid, heading, chunk.text))
+                heading = " ".join([meta["title"], *meta["heading_path"][1:]])
+                db.execute("INSERT INTO chunks_fts (rowid, heading, text) VALUES (?, ?, ?)", (rowid, heading, record["text"]))
     finally:
         db.close()
 

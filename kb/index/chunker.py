@@ -39,8 +39,11 @@ class Chunk:
         return self.heading_path[-1] if self.heading_path else ""
 
     def embed_text(self) -> str:
-        """What the model embeds: where the text sits, then the text."""
-        return f"{self.doc_meta.get('title', '')} > {' > '.join(self.heading_path[1:] or self.heading_path)}\n{self.text}"
+        return embed_text(self.doc_meta.get("title", ""), self.heading_path, self.text)
+
+    def record(self) -> dict:
+        """The chunk as stored in a generation's chunk table: its metadata plus its text."""
+        return {**self.meta(), "text": self.text}
 
     def meta(self) -> dict:
         return {
@@ -69,6 +72,11 @@ class _Section:
     heading_path: tuple[str, ...]
     heading_line: int | None
     blocks: list[_Block] = field(default_factory=list)
+
+
+def embed_text(title: str, heading_path: tuple[str, ...] | list[str], text: str) -> str:
+    """What the model embeds for a chunk: where the text sits, then the text."""
+    return f"{title} > {' > '.join(heading_path[1:] or heading_path)}\n{text}"
 
 
 def section_slug(heading: str) -> str:

@@ -25,7 +25,7 @@ from haystack import Document
 from kb.config import Settings
 from kb.errors import DocumentError
 from kb.index.chunk_db import read_chunks, write_chunk_db
-from kb.index.chunker import Chunk, chunk_document
+from kb.index.chunker import chunk_document, embed_text
 from kb.index.documents import SourceDocument, load_corpus
 from kb.index.embedding_cache import EmbeddingCache, text_key
 from kb.index.generations import Generation, GenerationStore
@@ -63,12 +63,11 @@ class IndexReport:
         return asdict(self)
 
 
-def section_hashes(chunks: list[Chunk] | list[dict]) -> dict[str, str]:
+def section_hashes(records: list[dict]) -> dict[str, str]:
     """section_id -> hash of the section's full text (all its parts, in order)."""
     texts: dict[str, list[str]] = {}
-    for c in chunks:
-        section_id, text = (c.section_id, c.text) if isinstance(c, Chunk) else (c["section_id"], c["text"])
-        texts.setdefault(section_id, []).append(text)
+    for r in records:
+        texts.setdefault(r["section_id"], []).append(r["text"])
     return {sid: hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16] for sid, parts in texts.items()}
 
 
@@ -140,17 +139,16 @@ class Indexer:
             log.info("corpus unchanged; still serving %s", previous.name)
             return report
 
-        chunks = [c for doc in documents for c in chunk_document(doc, self.settings.chunk_max_chars)]
-        carried_records = [r for doc_id in sorted(carried) for r in carried[doc_id]]
-        vectors = self._embed(chunks, progress, report)
-        vectors.update(self._cached_vectors_for_records(carried_records))
-        generation = self._write_generation(documents, chunks, carried_records, vectors, loaded.paths, prev_docs, progress)
+        records = [c.record() for doc in documents for c in chunk_document(doc, self.settings.chunk_max_chars)]
+        records += [r for doc_id in sorted(carried) for r in carried[doc_id]]
+        vectors = self._embed(records, progress, report)
+        generation = self._write_generation(documents, records, vectors, loaded.paths, prev_docs, progress)
 
-        new_sections = section_hashes(chunks) | section_hashes(carried_records)
+        new_sections = section_hashes(records)
         old_sections: dict[str, str] = prev_manifest.get("sections", {})
         report.changed_sections = sorted(s for s, h in new_sections.items() if s in old_sections and old_sections[s] != h)
         report.removed_sections = sorted(s for s in old_sections if s not in new_sections)
-        report.chunks = len(chunks) + len(carried_records)
+        report.chunks = len(records)
         report.generation = generation.name
         if publish:
             self.publish(generation)
@@ -175,49 +173,35 @@ class Indexer:
                 log.warning("%s is invalid; keeping its previously indexed version", error.path)
         return carried
 
-    def _embed(self, chunks: list[Chunk], progress: Progress, report: IndexReport) -> dict[str, list[float]]:
+    def _embed(self, records: list[dict], progress: Progress, report: IndexReport) -> dict[str, list[float]]:
+        """chunk id -> vector; only text the embedding cache has not seen is embedded."""
         cache = EmbeddingCache(self.settings.data_dir / "embeddings.sqlite", self.settings.embed_model)
         try:
-            keys = {c.id: text_key(c.embed_text()) for c in chunks}
+            texts = {r["chunk_id"]: embed_text(r["title"], r["heading_path"], r["text"]) for r in records}
+            keys = {cid: text_key(text) for cid, text in texts.items()}
             cached = cache.get_many(list(set(keys.values())))
-            missing = [c for c in chunks if keys[c.id] not in cached]
-            missing = list({keys[c.id]: c for c in missing}.values())  # identical texts embed once
+            missing = list({keys[cid]: cid for cid in texts if keys[cid] not in cached}.values())  # identical texts embed once
             total = len(missing)
             progress("embed", 0, total)
             for start in range(0, total, DOCS_PER_STEP):
                 batch = missing[start : start + DOCS_PER_STEP]
-                out = self.embedder.run(documents=[Document(content=c.embed_text()) for c in batch])["documents"]
-                fresh = {keys[c.id]: d.embedding for c, d in zip(batch, out, strict=True)}
+                out = self.embedder.run(documents=[Document(content=texts[cid]) for cid in batch])["documents"]
+                fresh = {keys[cid]: d.embedding for cid, d in zip(batch, out, strict=True)}
                 cache.put_many(fresh)
                 cached.update(fresh)
                 progress("embed", min(start + len(batch), total), total)
             report.embedded = total
-            return {c.id: cached[keys[c.id]] for c in chunks}
+            return {cid: cached[key] for cid, key in keys.items()}
         finally:
             cache.close()
 
-    def _cached_vectors_for_records(self, records: list[dict]) -> dict[str, list[float]]:
-        if not records:
-            return {}
-        cache = EmbeddingCache(self.settings.data_dir / "embeddings.sqlite", self.settings.embed_model)
-        try:
-            keys = {r["chunk_id"]: text_key(_record_embed_text(r)) for r in records}
-            found = cache.get_many(list(keys.values()))
-            return {cid: found[key] for cid, key in keys.items() if key in found}
-        finally:
-            cache.close()
-
-    def _write_generation(self, documents, chunks, carried_records, vectors, paths, prev_docs, progress) -> Generation:
+    def _write_generation(self, documents, records, vectors, paths, prev_docs, progress) -> Generation:
         generation = self.generations.new_generation()
         progress("store", 0, 1)
-        write_chunk_db(generation.chunks_db, chunks)
-        if carried_records:
-            _append_records(generation.chunks_db, carried_records)
-        points = [Document(id=c.id, content=c.text, meta=c.meta(), embedding=vectors[c.id]) for c in chunks]
-        points += [
+        write_chunk_db(generation.chunks_db, records)
+        points = [
             Document(id=r["chunk_id"], content=r["text"], meta={k: v for k, v in r.items() if k != "text"}, embedding=vectors[r["chunk_id"]])
-            for r in carried_records
-            if r["chunk_id"] in vectors
+            for r in records
         ]
         dim = len(points[0].embedding) if points else 384
         store = open_vector_store(self.settings, generation, dim, create=True)
@@ -230,8 +214,9 @@ class Indexer:
             d.id: {"hash": d.content_hash, "path": d.path, "version": d.version, "title": d.title, "kind": d.kind, "last_reviewed": d.last_reviewed}
             for d in documents
         }
-        for record in carried_records:
-            docs_manifest.setdefault(record["doc_id"], prev_docs[record["doc_id"]])
+        for record in records:
+            if record["doc_id"] not in docs_manifest:  # a broken document's last good version, carried over
+                docs_manifest[record["doc_id"]] = prev_docs[record["doc_id"]]
         manifest = {
             "generation": generation.name,
             "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -240,7 +225,7 @@ class Indexer:
             "chunk_max_chars": self.settings.chunk_max_chars,
             "chunk_count": len(points),
             "documents": docs_manifest,
-            "sections": section_hashes(chunks) | section_hashes(carried_records),
+            "sections": section_hashes(records),
             "files": paths,
         }
         generation.manifest_path.write_text(json.dumps(manifest, indent=1), encoding="utf-8")
@@ -248,25 +233,3 @@ class Indexer:
         progress("store", 1, 1)
         return generation
 
-
-def _record_embed_text(record: dict) -> str:
-    path = record["heading_path"]
-    return f"{record.get('title', '')} > {' > '.join(path[1:] or path)}\n{record['text']}"
-
-
-def _append_records(db_path: Path, records: list[dict]) -> None:
-    import sqlite3
-
-    db = sqlite3.connect(db_path)
-    try:
-        with db:
-            start = db.execute("SELECT COALESCE(MAX(rowid), 0) FROM chunks").fetchone()[0]
-            for i, r in enumerate(records, start=start + 1):
-                meta = {k: v for k, v in r.items() if k != "text"}
-                db.execute(
-                    "INSERT INTO chunks (rowid, id, doc_id, section_id, kind, audience, text, meta) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    (i, r["chunk_id"], r["doc_id"], r["section_id"], r["kind"], " ".join(r["audience"]), r["text"], json.dumps(meta)),
-                )
-                db.execute("INSERT INTO chunks_fts (rowid, heading, text) VALUES (?, ?, ?)", (i, " ".join([r["title"], *r["heading_path"][1:]]), r["text"]))
-    finally:
-        db.close()
