@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import re
+import threading
 import time
 import unicodedata
 from collections import Counter
@@ -78,6 +79,7 @@ class Answer:
     persona: str = "volunteer"
     advice: str = ""
     seconds: float = 0.0
+    generation: str = ""  # the index generation every citation comes from
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -150,25 +152,18 @@ def _stem(word: str) -> str:
     return word
 
 
-class AnswerComposer:
-    def __init__(self, searcher: Searcher, contacts: dict[str, Contact], flows_for_doc: dict[str, list[str]] | None = None, flow_ids: set[str] | None = None):
-        self.searcher = searcher
-        self.contacts = contacts
-        self.flows_for_doc = flows_for_doc or {}
-        self.flow_ids = flow_ids
-        self._generation: str | None = None
-        self._glossary = Glossary([])
-        self._idf: dict[str, float] = {}
-        self._sections: dict[str, Passage] = {}
+@dataclass(frozen=True)
+class GenerationData:
+    """What the composer derives from one index generation: its sections, glossary and word rarity."""
 
-    # per-generation data, rebuilt when the served generation changes
+    name: str
+    sections: dict[str, Passage]
+    glossary: Glossary
+    idf: dict[str, float]
+    default_idf: float
 
-    def _refresh(self) -> None:
-        self.searcher.active()
-        name = self.searcher.generation_name
-        if name == self._generation:
-            return
-        sections = self.searcher.sections()
+    @classmethod
+    def build(cls, name: str, sections: dict[str, Passage]) -> GenerationData:
         df: Counter[str] = Counter()
         raw_df: Counter[str] = Counter()
         for p in sections.values():
@@ -176,17 +171,37 @@ class AnswerComposer:
             df.update({_stem(w) for w in found})
             raw_df.update(found)
         n = max(len(sections), 1)
-        self._idf = {w: math.log(1 + n / c) for w, c in df.items()}
-        self._default_idf = math.log(1 + n)
         common = frozenset(w for w, c in raw_df.items() if c > 0.05 * n) | STOPWORDS
-        self._glossary = Glossary.from_sections(sections, common)
-        self._sections = sections
-        self._generation = name
+        return cls(name, sections, Glossary.from_sections(sections, common), {w: math.log(1 + n / c) for w, c in df.items()}, math.log(1 + n))
+
+    def weight(self, stems: set[str]) -> float:
+        return sum(self.idf.get(w, self.default_idf) for w in stems)
+
+
+class AnswerComposer:
+    """Answers a question from one pinned index generation: a re-index that switches generation
+    while an answer is composed never mixes the two (see `Searcher.pinned`)."""
+
+    def __init__(self, searcher: Searcher, contacts: dict[str, Contact], flows_for_doc: dict[str, list[str]] | None = None, flow_ids: set[str] | None = None):
+        self.searcher = searcher
+        self.contacts = contacts
+        self.flows_for_doc = flows_for_doc or {}
+        self.flow_ids = flow_ids
+        self._data: GenerationData | None = None
+        self._data_lock = threading.Lock()
+
+    # per-generation data, rebuilt when the served generation changes
+
+    def _data_for(self, gen) -> GenerationData:
+        with self._data_lock:
+            if self._data is None or self._data.name != gen.name:
+                self._data = GenerationData.build(gen.name, self.searcher.sections(gen))
+            return self._data
 
     @property
     def glossary(self) -> Glossary:
-        self._refresh()
-        return self._glossary
+        with self.searcher.pinned() as gen:
+            return self._data_for(gen).glossary
 
     # the answer
 
@@ -195,16 +210,21 @@ class AnswerComposer:
         if persona not in PERSONAS:
             raise QuestionError(f"persona {persona!r} is not one of {', '.join(PERSONAS)}")
         text = clean_question(question)
-        self._refresh()
+        with self.searcher.pinned() as gen:
+            answer = self._ask(text, persona, kinds, audience, gen, self._data_for(gen))
+        answer.seconds = round(time.perf_counter() - started, 4)
+        return answer
+
+    def _ask(self, text: str, persona: str, kinds: list[str] | None, audience: str | None, gen, data: GenerationData) -> Answer:
         cues = detect(text)
-        answer = Answer(question=text, status="answered", answer="", persona=persona)
+        answer = Answer(question=text, status="answered", answer="", persona=persona, generation=gen.name)
         answer.safety = self._safety(cues)
         answer.flows = self._known_flows(cues.flows)
         answer.advice = self._advice(persona)
         lowered = text.lower()
         if not cues and OFF_TOPIC.search(lowered) and not DOMAIN.search(lowered):
-            return self._refuse(answer, "out_of_scope", started)
-        with_names = self._glossary.expand(text)
+            return self._refuse(answer, "out_of_scope")
+        with_names = data.glossary.expand(text)
         # When a child has told someone, what to do with a disclosure matters more than the rest.
         cue_terms = ["disclosure"] if "disclosure" in cues.cues else list(cues.cues)
         expanded = with_names + "".join(f" {CUE_QUERIES[c]}" for c in cue_terms if c in CUE_QUERIES)
@@ -212,22 +232,21 @@ class AnswerComposer:
         if worker_concern:
             expanded += f" {WORKER_QUERY}"
             answer.flows = self._known_flows(["allegation"] + answer.flows)
-        passages, dense_best = self.searcher.search_scored(with_names, top_k=PASSAGES, lexical_query=expanded, kinds=kinds, audience=audience)
+        passages, dense_best = self.searcher.search_scored(with_names, top_k=PASSAGES, lexical_query=expanded, kinds=kinds, audience=audience, gen=gen)
         passages = rerank(passages, normalise(text))
-        glossary_passage = self._glossary_passage(text) if (not kinds or "glossary" in kinds) and audience != "editor" else None
+        glossary_passage = self._glossary_passage(text, data) if (not kinds or "glossary" in kinds) and audience != "editor" else None
         if glossary_passage is not None:
             passages = [glossary_passage] + [p for p in passages if p.section_id != glossary_passage.section_id]
         elif dense_best < OUT_OF_SCOPE_BELOW and not DOMAIN.search(lowered) and not cues:
-            return self._refuse(answer, "out_of_scope", started)
-        elif not passages or (dense_best < (NOT_FOUND_WITH_CUES_BELOW if cues else NOT_FOUND_BELOW) and self._coverage(with_names, passages[0]) < COVERAGE_ANSWERS):
+            return self._refuse(answer, "out_of_scope")
+        elif not passages or (dense_best < (NOT_FOUND_WITH_CUES_BELOW if cues else NOT_FOUND_BELOW) and self._coverage(with_names, passages[0], data) < COVERAGE_ANSWERS):
             answer.flows = self._known_flows(answer.flows + self._flows_from(passages[:3]))
-            return self._refuse(answer, "not_found", started)
-        self._compose(answer, expanded, passages, numeric=bool(NUMERIC_QUESTION.search(lowered)), glossary_first=glossary_passage is not None)
+            return self._refuse(answer, "not_found")
+        self._compose(answer, data, expanded, passages, numeric=bool(NUMERIC_QUESTION.search(lowered)), glossary_first=glossary_passage is not None)
         answer.flows = self._known_flows(answer.flows + self._flows_from(passages[:2]))
-        answer.seconds = round(time.perf_counter() - started, 4)
         return answer
 
-    def _refuse(self, answer: Answer, status: str, started: float) -> Answer:
+    def _refuse(self, answer: Answer, status: str) -> Answer:
         answer.status = status
         if status == "out_of_scope":
             answer.answer = (
@@ -241,31 +260,29 @@ class AnswerComposer:
                 "if you are worried about a child, the guided flow 'I'm worried about a child' takes you to the right protocol."
             )
             answer.flows = self._known_flows(answer.flows + ["worried-about-a-child"])
-        answer.seconds = round(time.perf_counter() - started, 4)
         return answer
 
-    def _coverage(self, query: str, passage: Passage) -> float:
+    def _coverage(self, query: str, passage: Passage, data: GenerationData) -> float:
         """Share of the question's words, weighted by rarity, that the passage and its heading contain."""
         q_stems = {_stem(w) for w in content_words(query)}
         if not q_stems:
             return 0.0
         p_stems = {_stem(w) for w in content_words(f"{passage.section} {passage.text}")}
-        weight = sum(self._idf.get(w, self._default_idf) for w in q_stems)
-        return sum(self._idf.get(w, self._default_idf) for w in q_stems & p_stems) / weight
+        return data.weight(q_stems & p_stems) / data.weight(q_stems)
 
-    def _glossary_passage(self, text: str) -> Passage | None:
+    def _glossary_passage(self, text: str, data: GenerationData) -> Passage | None:
         m = GLOSSARY_QUESTION.match(text)
         if not m:
             return None
         term = (m["term"] or m["term2"] or "").strip(" ?.!")
-        entry: GlossaryEntry | None = self._glossary.lookup(term)
+        entry: GlossaryEntry | None = data.glossary.lookup(term)
         if entry is None:
             return None
-        return self._sections.get(entry.section_id)
+        return data.sections.get(entry.section_id)
 
-    def _compose(self, answer: Answer, query: str, passages: list[Passage], numeric: bool, glossary_first: bool) -> None:
+    def _compose(self, answer: Answer, data: GenerationData, query: str, passages: list[Passage], numeric: bool, glossary_first: bool) -> None:
         q_stems = {_stem(w) for w in content_words(query)}
-        q_weight = sum(self._idf.get(w, self._default_idf) for w in q_stems) or 1.0
+        q_weight = data.weight(q_stems) or 1.0
         candidates = []
         for rank, passage in enumerate(passages[:4]):
             for position, (start, end) in enumerate(split_sentences(passage.text)):
@@ -273,7 +290,7 @@ class AnswerComposer:
                 if len(sentence) < 12 or sentence.endswith(":") or METADATA_LINE.match(sentence):
                     continue
                 s_stems = {_stem(w) for w in content_words(sentence)}
-                coverage = sum(self._idf.get(w, self._default_idf) for w in q_stems & s_stems) / q_weight
+                coverage = data.weight(q_stems & s_stems) / q_weight
                 score = coverage + 0.25 / (rank + 1) + (0.15 if position == 0 else 0.0)
                 if numeric and re.search(r"\d|working day|hours?\b|weeks?\b|months?\b", sentence):
                     score += 0.15

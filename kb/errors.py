@@ -32,6 +32,14 @@ class IndexNotReadyError(KBError):
     """There is no index generation to search yet."""
 
 
+class IndexDamagedError(IndexNotReadyError):
+    """The served index generation (or the pointer to it) is unreadable or damaged."""
+
+
+class IndexWriteError(KBError):
+    """A re-index could not write its new generation (a full disk, a read-only folder); the served one is untouched."""
+
+
 class IndexBusyError(KBError):
     """Another re-index holds the index lock."""
 

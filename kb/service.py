@@ -15,7 +15,7 @@ from pathlib import Path
 from kb.answer import Answer, AnswerComposer
 from kb.config import Settings
 from kb.contacts import Contact, load_contacts
-from kb.errors import KBError
+from kb.errors import IndexDamagedError, IndexNotReadyError, KBError
 from kb.index.chunk_db import read_chunks
 from kb.index.documents import LoadResult, load_corpus
 from kb.index.generations import Generation, GenerationStore
@@ -104,29 +104,41 @@ class KnowledgeBase:
         return served, gen.name
 
     def rollback(self) -> tuple[str, str]:
+        """Serve the newest earlier generation whose files are whole. Returns (was serving, now serving)."""
         with self.generations.lock():
             current = self.generations.current()
-            previous = self.generations.previous_of(current.name)
-            if previous is None:
-                raise KBError(f"no earlier complete index generation to roll back to (serving {current.name})")
-            self.generations.publish(previous)
-            point_alias(self.settings, previous)
-        return current.name, previous.name
+            earlier = [g for g in reversed(self.generations.complete()) if g.number < current.number]
+            damaged = [g.name for g in earlier if self.generations.verify(g, local_vectors=not self.settings.qdrant_url)]
+            whole = [g for g in earlier if g.name not in damaged]
+            if not whole:
+                skipped = f" ({', '.join(damaged)} damaged)" if damaged else ""
+                raise KBError(f"no earlier complete index generation to roll back to{skipped} (serving {current.name})")
+            self.generations.publish(whole[0])
+            point_alias(self.settings, whole[0])
+        return current.name, whole[0].name
 
     def status(self) -> dict:
-        gen = self.generations.current_or_none()
+        """The served generation and its size; `problem` says what is wrong when it is damaged."""
         staged = self.generations.staged()
-        if gen is None:
-            return {"generation": None, "documents": 0, "chunks": 0, "staged": staged.name if staged else None}
+        base = {"generation": None, "documents": 0, "chunks": 0, "staged": staged.name if staged else None, "problem": None}
+        try:
+            gen = self.generations.current()
+        except IndexDamagedError as exc:
+            return {**base, "problem": str(exc)}
+        except IndexNotReadyError:
+            return base
+        problems = self.generations.verify(gen, local_vectors=not self.settings.qdrant_url)
+        if problems:
+            return {**base, "generation": gen.name, "problem": f"the served index generation {gen.name} is damaged: {'; '.join(problems)}; run 'kb index' to rebuild it"}
         manifest = gen.manifest()
         return {
+            **base,
             "generation": gen.name,
             "created": manifest.get("created"),
             "documents": len(manifest.get("documents", {})),
             "chunks": manifest.get("chunk_count", 0),
             "model": manifest.get("model"),
             "generations": [g.name for g in self.generations.complete()],
-            "staged": staged.name if staged else None,
         }
 
     # ask

@@ -1,7 +1,9 @@
 """Heading-aware chunking on markdown-it-py tokens.
 
 One chunk per heading section, carrying its heading path and its source line range; a section
-longer than the size limit is split at block (paragraph, list, table) boundaries. Chunk ids are
+longer than the size limit is split at block (paragraph, list, table) boundaries, a block longer
+than the limit between its lines (list items, table rows), and a line longer than the limit at a
+sentence end or a space, so no chunk's text is longer than the limit. Chunk ids are
 stable: `doc_id#section-slug` for a section's first part and `doc_id#section-slug@N` for part N.
 The chunk keeps both the exact Markdown source of its lines and a plain-text rendering, which is
 what answers quote verbatim.
@@ -9,12 +11,13 @@ what answers quote verbatim.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from markdown_it.token import Token
 
 from kb.index.documents import SourceDocument
-from kb.index.markdown import inline_plain_text, parse
+from kb.index.markdown import inline_plain_text, parse_body
 from kb.text import slugify
 
 OVERVIEW_SLUG = "overview"
@@ -61,8 +64,15 @@ class Chunk:
 
 
 @dataclass
+class _Line:
+    text: str
+    start: int  # 0-based source line range in the body, of the paragraph, item, row or code line
+    end: int  # exclusive
+
+
+@dataclass
 class _Block:
-    lines: list[str]
+    lines: list[_Line]
     start: int  # 0-based, in the body
     end: int  # exclusive
 
@@ -93,8 +103,12 @@ def chunk_document(doc: SourceDocument, max_chars: int = 1200) -> list[Chunk]:
         if not section.blocks:
             continue
         base = section_slug(section.heading_path[-1]) if section.heading_line is not None else OVERVIEW_SLUG
-        used_slugs[base] = used_slugs.get(base, 0) + 1
-        slug = base if used_slugs[base] == 1 else f"{base}-{used_slugs[base]}"
+        slug = base
+        while slug in used_slugs:  # a repeated heading, or one whose own slug ends in "-2"
+            used_slugs[base] += 1
+            slug = f"{base}-{used_slugs[base]}"
+        used_slugs.setdefault(base, 1)
+        used_slugs[slug] = used_slugs.get(slug, 1)
         section_id = f"{doc.id}#{slug}"
         for part, blocks in enumerate(_split_blocks(section.blocks, max_chars), start=1):
             start = section.heading_line if (part == 1 and section.heading_line is not None) else blocks[0].start
@@ -107,7 +121,7 @@ def chunk_document(doc: SourceDocument, max_chars: int = 1200) -> list[Chunk]:
                     slug=slug,
                     part=part,
                     heading_path=section.heading_path,
-                    text="\n".join(line for b in blocks for line in b.lines),
+                    text="\n".join(line.text for b in blocks for line in b.lines),
                     markdown="\n".join(body_lines[start:end]).strip("\n"),
                     line_start=start + offset,
                     line_end=end - 1 + offset,
@@ -118,7 +132,7 @@ def chunk_document(doc: SourceDocument, max_chars: int = 1200) -> list[Chunk]:
 
 
 def _sections(body: str, title: str) -> list[_Section]:
-    tokens = parse(body)
+    tokens = parse_body(body)
     sections = [_Section(heading_path=(title,), heading_line=None)]
     stack: list[tuple[int, str]] = []
     i = 0
@@ -135,7 +149,7 @@ def _sections(body: str, title: str) -> list[_Section]:
             i += 3
             continue
         end = _block_end(tokens, i)
-        lines = _plain_lines(tokens[i:end])
+        lines = _plain_lines(tokens[i:end], tok.map) if tok.map else []
         if lines and tok.map:
             sections[-1].blocks.append(_Block(lines=lines, start=tok.map[0], end=tok.map[1]))
         i = end
@@ -154,39 +168,90 @@ def _block_end(tokens: list[Token], i: int) -> int:
     return len(tokens)
 
 
-def _plain_lines(tokens: list[Token]) -> list[str]:
-    """Readable lines of one block: a line per paragraph or list item, a row per table row."""
-    lines: list[str] = []
+def _plain_lines(tokens: list[Token], block_map: list[int]) -> list[_Line]:
+    """Readable lines of one block: a line per paragraph or list item, a row per table row, each
+    with the source lines it comes from."""
+    lines: list[_Line] = []
     row: list[str] | None = None
+    row_map = block_map
     bullet_pending = False
     for tok in tokens:
         if tok.type == "list_item_open":
             bullet_pending = True
         elif tok.type == "tr_open":
             row = []
+            row_map = tok.map or block_map
         elif tok.type == "tr_close" and row is not None:
-            lines.append(" | ".join(row))
+            lines.append(_Line(" | ".join(row), *_within(row_map, block_map)))
             row = None
         elif tok.type == "inline":
             text = inline_plain_text(tok)
             if row is not None:
                 row.append(text)
             elif text:
-                lines.append(f"- {text}" if bullet_pending else text)
+                lines.append(_Line(f"- {text}" if bullet_pending else text, *_within(tok.map or block_map, block_map)))
                 bullet_pending = False
         elif tok.type in ("fence", "code_block"):
-            lines.extend(line for line in tok.content.rstrip("\n").split("\n"))
-    return [line for line in lines if line.strip()]
+            first = (tok.map or block_map)[0] + (1 if tok.type == "fence" else 0)
+            for n, line in enumerate(tok.content.rstrip("\n").split("\n")):
+                lines.append(_Line(line, *_within([first + n, first + n + 1], block_map)))
+    return [line for line in lines if line.text.strip()]
+
+
+def _within(span: list[int], block_map: list[int]) -> tuple[int, int]:
+    """`span` clamped to the block's own lines."""
+    start = min(max(span[0], block_map[0]), block_map[1] - 1)
+    end = max(min(span[1], block_map[1]), start + 1)
+    return start, end
 
 
 def _split_blocks(blocks: list[_Block], max_chars: int) -> list[list[_Block]]:
     parts: list[list[_Block]] = [[]]
     size = 0
-    for block in blocks:
-        block_size = sum(len(line) + 1 for line in block.lines)
+    for block in (piece for b in blocks for piece in _fitting(b, max_chars)):
+        block_size = sum(len(line.text) + 1 for line in block.lines)
         if parts[-1] and size + block_size > max_chars:
             parts.append([])
             size = 0
         parts[-1].append(block)
         size += block_size
     return parts
+
+
+def _fitting(block: _Block, max_chars: int) -> list[_Block]:
+    """The block as it is when it fits in `max_chars`, else cut between its lines, and a line
+    longer than the limit cut into pieces; every piece keeps the source lines it came from."""
+    if sum(len(line.text) + 1 for line in block.lines) <= max_chars + 1:
+        return [block]
+    pieces: list[_Block] = []
+    size = 0
+    for line in block.lines:
+        for text in _split_line(line.text, max_chars):
+            if pieces and size + len(text) + 1 <= max_chars + 1:
+                pieces[-1].lines.append(_Line(text, line.start, line.end))
+                pieces[-1].end = max(pieces[-1].end, line.end)
+                size += len(text) + 1
+            else:
+                pieces.append(_Block([_Line(text, line.start, line.end)], line.start, line.end))
+                size = len(text) + 1
+    return pieces
+
+
+_SENTENCE_END = re.compile(r"[.!?;:][\"')\]]*(?=\s)")
+
+
+def _split_line(text: str, max_chars: int) -> list[str]:
+    """`text` cut into pieces of at most `max_chars`, at the last sentence end that keeps a piece
+    at least half full, else at the last space, else mid-word; the cuts drop only whitespace."""
+    pieces: list[str] = []
+    while len(text) > max_chars:
+        window = text[: max_chars + 1]
+        ends = [m.end() for m in _SENTENCE_END.finditer(window) if m.end() >= max_chars // 2]
+        space = max(window.rfind(" "), window.rfind("\t"))
+        cut = ends[-1] if ends else space if space >= max_chars // 4 else max_chars
+        piece, text = text[: max(cut, 1)].rstrip(), text[max(cut, 1) :].lstrip()
+        if piece:
+            pieces.append(piece)
+    if text:
+        pieces.append(text)
+    return pieces

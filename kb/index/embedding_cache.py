@@ -7,9 +7,17 @@ generations in the data folder.
 from __future__ import annotations
 
 import hashlib
+import logging
+import os
 import sqlite3
 from array import array
 from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+
+def _is_damage(exc: sqlite3.OperationalError) -> bool:
+    return "malformed" in str(exc) or "not a database" in str(exc)
 
 
 def text_key(text: str) -> str:
@@ -17,12 +25,34 @@ def text_key(text: str) -> str:
 
 
 class EmbeddingCache:
+    """A damaged cache file is moved aside (`embeddings.sqlite.damaged`) and a new one started:
+    it only saves time, so losing it costs one full embedding run, never the index."""
+
     def __init__(self, path: Path, model: str):
         self.path = Path(path)
         self.model = model
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(self.path)
-        self._db.execute("CREATE TABLE IF NOT EXISTS embeddings (model TEXT, key TEXT, vector BLOB, PRIMARY KEY (model, key))")
+        try:
+            self._db = self._open()
+        except sqlite3.DatabaseError as exc:
+            if isinstance(exc, sqlite3.OperationalError) and not _is_damage(exc):
+                raise  # a full disk or a read-only folder: the caller reports it
+            aside = self.path.with_name(self.path.name + ".damaged")
+            log.warning("the embedding cache %s is damaged (%s); moved it to %s and starting a new one", self.path, exc, aside)
+            os.replace(self.path, aside)
+            self._db = self._open()
+
+    def _open(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path)
+        try:
+            db.execute("CREATE TABLE IF NOT EXISTS embeddings (model TEXT, key TEXT, vector BLOB, PRIMARY KEY (model, key))")
+            verdict = db.execute("PRAGMA quick_check").fetchone()[0]
+            if verdict != "ok":
+                raise sqlite3.DatabaseError(f"quick check: {verdict}")
+        except BaseException:
+            db.close()
+            raise
+        return db
 
     def get_many(self, keys: list[str]) -> dict[str, list[float]]:
         found: dict[str, list[float]] = {}

@@ -22,10 +22,11 @@ import logging
 import os
 import re
 import shutil
+import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
-from kb.errors import IndexBusyError, IndexNotReadyError, KBError
+from kb.errors import IndexBusyError, IndexDamagedError, IndexNotReadyError, KBError
 
 log = logging.getLogger(__name__)
 
@@ -84,9 +85,11 @@ class GenerationStore:
         name = self.current_name()
         if name is None:
             raise IndexNotReadyError(f"no index in {self.root}: run 'kb index' to build one from the corpus")
+        if not GENERATION_PATTERN.match(name):
+            raise IndexDamagedError(f"{self.current_file} holds {name[:40]!r}, not an index generation name (gen-NNNNNN); run 'kb index' to rebuild the index")
         gen = self.get(name)
         if not gen.is_complete():
-            raise IndexNotReadyError(f"the served index generation {name} is incomplete; run 'kb index --rollback' or 'kb index'")
+            raise IndexDamagedError(f"the served index generation {name} is missing or incomplete; run 'kb index --rollback' or 'kb index'")
         return gen
 
     def current_or_none(self) -> Generation | None:
@@ -108,6 +111,27 @@ class GenerationStore:
 
     def complete(self) -> list[Generation]:
         return [g for g in self.all() if g.is_complete()]
+
+    def verify(self, gen: Generation, local_vectors: bool = True) -> list[str]:
+        """What is wrong with a generation's files, or [] when it looks whole.
+
+        Cheap enough to run whenever a generation is opened: the manifest parses and names it,
+        the chunk table passes SQLite's quick check and holds the manifest's chunk count, and (in
+        local mode) the Qdrant folder is there. The vector count is checked when the store opens.
+        """
+        if not gen.is_complete():
+            return [f"{gen.name} is incomplete (no {COMPLETE_MARKER} marker)"]
+        try:
+            manifest = gen.manifest()
+        except KBError as exc:
+            return [str(exc)]
+        problems = []
+        if not isinstance(manifest, dict) or manifest.get("generation") != gen.name or not isinstance(manifest.get("documents"), dict):
+            return [f"{gen.manifest_path} is not the manifest of {gen.name}"]
+        problems += _check_chunk_table(gen.chunks_db, manifest.get("chunk_count"))
+        if local_vectors and not (gen.qdrant_path / "collection").is_dir():
+            problems.append(f"{gen.qdrant_path} holds no Qdrant collection")
+        return problems
 
     # writing (call under `lock()`)
 
@@ -157,6 +181,8 @@ class GenerationStore:
         They were staged and never published, or rolled back from; either way, rolling back from
         `gen` must return to the generation served before it, not to one of them.
         """
+        if self.current_name() and not GENERATION_PATTERN.match(self.current_name()):
+            return []  # CURRENT is damaged: which generations were served is unknown, so keep them all
         served = self._served_number()
         return self._remove([g for g in self.all() if served < g.number < gen.number])
 
@@ -184,6 +210,25 @@ class GenerationStore:
             shutil.rmtree(gen.path, ignore_errors=True)
             log.info("removed index generation %s", gen.name)
         return [g.name for g in gens]
+
+
+def _check_chunk_table(path: Path, expected: object) -> list[str]:
+    if not path.is_file():
+        return [f"{path} is missing"]
+    try:
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            verdict = db.execute("PRAGMA quick_check").fetchone()[0]
+            count = db.execute("SELECT count(*) FROM chunks").fetchone()[0] if verdict == "ok" else None
+        finally:
+            db.close()
+    except sqlite3.DatabaseError as exc:
+        return [f"{path} is not a readable chunk table ({exc})"]
+    if verdict != "ok":
+        return [f"{path} is damaged (SQLite quick check: {verdict})"]
+    if count != expected:
+        return [f"{path} holds {count} chunks where the manifest says {expected}"]
+    return []
 
 
 def _atomic_write(path: Path, text: str) -> None:

@@ -12,9 +12,12 @@ re-index compares the corpus with the served generation, never with a staged one
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import logging
+import shutil
+import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -23,12 +26,12 @@ from pathlib import Path
 from haystack import Document
 
 from kb.config import Settings
-from kb.errors import DocumentError
+from kb.errors import DocumentError, IndexDamagedError, IndexNotReadyError, IndexWriteError
 from kb.index.chunk_db import read_chunks, write_chunk_db
 from kb.index.chunker import chunk_document, embed_text
 from kb.index.documents import SourceDocument, load_corpus
 from kb.index.embedding_cache import EmbeddingCache, text_key
-from kb.index.generations import Generation, GenerationStore
+from kb.index.generations import GENERATION_PATTERN, Generation, GenerationStore
 from kb.index.pipelines import build_document_embedder, open_vector_store, point_alias
 
 log = logging.getLogger(__name__)
@@ -54,6 +57,7 @@ class IndexReport:
     changed_sections: list[str] = field(default_factory=list)
     removed_sections: list[str] = field(default_factory=list)
     affected_flow_nodes: list[dict] = field(default_factory=list)
+    recovered_from: str | None = None  # the served generation was damaged (why): everything was indexed afresh
 
     @property
     def switched(self) -> bool:
@@ -90,10 +94,26 @@ class Indexer:
         started = time.perf_counter()
         corpus_dir = Path(corpus_dir or self.settings.corpus_dir)
         progress = progress or (lambda stage, done, total: None)
-        with self.generations.lock():
-            report = self._run_locked(corpus_dir, progress, publish)
+        try:
+            with self.generations.lock():
+                report = self._run_locked(corpus_dir, progress, publish)
+        except (OSError, sqlite3.OperationalError) as exc:
+            raise IndexWriteError(self._write_failure(exc)) from exc
         report.seconds = round(time.perf_counter() - started, 3)
         return report
+
+    def _write_failure(self, exc: BaseException) -> str:
+        """What went wrong writing the index, that the served index is untouched, and what to do."""
+        served = self.generations.current_name()
+        text = str(exc).lower()
+        if getattr(exc, "errno", None) == errno.ENOSPC or "disk is full" in text or "no space" in text:
+            fix = "free some disk space there, then run 'kb index' again"
+        elif getattr(exc, "errno", None) in (errno.EROFS, errno.EACCES, errno.EPERM) or "readonly" in text or "read-only" in text:
+            fix = "make the data folder writable (or point KB_DATA_DIR at one that is), then run 'kb index' again"
+        else:
+            fix = "check the data folder, then run 'kb index' again"
+        serving = f"the index being served ({served}) is unchanged and still answering" if served else "no index is served yet"
+        return f"could not write the new index in {self.settings.data_dir}: {exc}. Nothing was published; {serving}. To fix: {fix}."
 
     def publish(self, generation: Generation) -> None:
         """Serve a complete generation (call under `self.generations.lock()`).
@@ -110,10 +130,12 @@ class Indexer:
     def _run_locked(self, corpus_dir: Path, progress: Progress, publish: bool) -> IndexReport:
         progress("load", 0, 1)
         loaded = load_corpus(corpus_dir)
-        previous = self.generations.current_or_none()
+        previous, damage = self._comparable_served()
         prev_manifest = previous.manifest() if previous else {"documents": {}, "sections": {}}
         prev_docs: dict[str, dict] = prev_manifest.get("documents", {})
-        report = IndexReport(previous_generation=previous.name if previous else None, generation=previous.name if previous else None)
+        served = self.generations.current_name() if previous or damage else None
+        served = served if served and GENERATION_PATTERN.match(served) else None
+        report = IndexReport(previous_generation=served, generation=previous.name if previous else None, recovered_from=damage)
         report.errors = [e.as_dict() for e in loaded.errors]
 
         documents = list(loaded.documents)
@@ -159,6 +181,23 @@ class Indexer:
         progress("done", 1, 1)
         return report
 
+    def _comparable_served(self) -> tuple[Generation | None, str | None]:
+        """The served generation to compare the corpus with, or (None, why) when it is damaged:
+        then every document is indexed afresh (the embedding cache keeps that quick)."""
+        try:
+            gen = self.generations.current()
+        except IndexDamagedError as exc:
+            log.error("%s; rebuilding the whole index", exc)
+            return None, str(exc)
+        except IndexNotReadyError:
+            return None, None
+        problems = self.generations.verify(gen, local_vectors=not self.settings.qdrant_url)
+        if problems:
+            why = f"the served index generation {gen.name} is damaged: {'; '.join(problems)}"
+            log.error("%s; rebuilding the whole index", why)
+            return None, why
+        return gen, None
+
     def _carry_over(self, errors: list[DocumentError], documents: list[SourceDocument], prev_docs: dict[str, dict], previous: Generation | None) -> dict[str, list[dict]]:
         """A file that indexed before but is broken now keeps serving its last good version."""
         if previous is None:
@@ -197,6 +236,14 @@ class Indexer:
 
     def _write_generation(self, documents, records, vectors, paths, prev_docs, progress) -> Generation:
         generation = self.generations.new_generation()
+        try:
+            self._fill_generation(generation, documents, records, vectors, paths, prev_docs, progress)
+        except BaseException:
+            shutil.rmtree(generation.path, ignore_errors=True)  # never leave half a generation behind
+            raise
+        return generation
+
+    def _fill_generation(self, generation: Generation, documents, records, vectors, paths, prev_docs, progress) -> None:
         progress("store", 0, 1)
         write_chunk_db(generation.chunks_db, records)
         points = [
@@ -231,5 +278,4 @@ class Indexer:
         generation.manifest_path.write_text(json.dumps(manifest, indent=1), encoding="utf-8")
         self.generations.mark_complete(generation)
         progress("store", 1, 1)
-        return generation
 

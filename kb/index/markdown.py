@@ -8,14 +8,30 @@ from markdown_it import MarkdownIt
 from markdown_it.token import Token
 from mdit_py_plugins.front_matter import front_matter_plugin
 
+# markdown-it stops reading blocks nested deeper than this and silently drops the rest of the
+# document; the loader rejects documents that come near it (see documents.MAX_NESTING).
+MAX_PARSER_NESTING = 20
+
 
 @lru_cache(maxsize=1)
 def markdown_parser() -> MarkdownIt:
-    return MarkdownIt("commonmark").use(front_matter_plugin).enable("table")
+    return MarkdownIt("commonmark", {"maxNesting": MAX_PARSER_NESTING}).use(front_matter_plugin).enable("table")
+
+
+@lru_cache(maxsize=1)
+def body_parser() -> MarkdownIt:
+    """The same parser without front matter: a body whose first line is '---' is a thematic break."""
+    return MarkdownIt("commonmark", {"maxNesting": MAX_PARSER_NESTING}).enable("table")
 
 
 def parse(text: str) -> list[Token]:
+    """Tokens of a whole file; a leading '---' block is front matter."""
     return markdown_parser().parse(text)
+
+
+def parse_body(text: str) -> list[Token]:
+    """Tokens of a document body (the text after its front matter)."""
+    return body_parser().parse(text)
 
 
 def inline_plain_text(inline: Token) -> str:

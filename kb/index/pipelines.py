@@ -24,6 +24,7 @@ from haystack_integrations.components.retrievers.qdrant import QdrantEmbeddingRe
 from haystack_integrations.document_stores.qdrant import QdrantDocumentStore
 
 from kb.config import Settings
+from kb.errors import IndexDamagedError
 from kb.index.fusion import WeightedRankFusion
 from kb.index.generations import Generation
 from kb.index.lexical import SQLiteBM25Retriever
@@ -65,15 +66,19 @@ def open_vector_store(settings: Settings, generation: Generation, embedding_dim:
         store = QdrantDocumentStore(url=settings.qdrant_url, index=server_collection(settings, generation), **common)
         store.count_documents()
         return store
+    if not create and not (generation.qdrant_path / "collection").is_dir():
+        raise IndexDamagedError(f"{generation.qdrant_path} holds no Qdrant collection")
     store = QdrantDocumentStore(path=str(generation.qdrant_path), index=LOCAL_COLLECTION, **common)
     try:
         store.count_documents()  # opens the client, and with it the folder lock
-    except RuntimeError as exc:
-        if create or "already accessed" not in str(exc):
+    except (RuntimeError, OSError) as exc:
+        # Held by another process ("already accessed"), or a folder this process may not lock
+        # (read-only): read a private copy instead. A store being created has no such way out.
+        if create or (isinstance(exc, RuntimeError) and "already accessed" not in str(exc)):
             raise
         copy = Path(tempfile.mkdtemp(prefix=f"kb-{generation.name}-")) / "qdrant"
         shutil.copytree(generation.qdrant_path, copy, ignore=shutil.ignore_patterns(".lock"))
-        log.info("index %s is open in another process; reading a private copy at %s", generation.name, copy)
+        log.info("index %s cannot be opened in place (%s); reading a private copy at %s", generation.name, exc, copy)
         store = QdrantDocumentStore(path=str(copy), index=LOCAL_COLLECTION, **common)
         store.count_documents()
     return store

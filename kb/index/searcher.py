@@ -2,15 +2,19 @@
 
 The searcher loads the model once and follows the served generation: each search checks
 CURRENT (one small file read) and, after a re-index or a rollback, opens the new generation
-before answering. The generation it replaces stays open until the next switch, so a search
-already running on it finishes normally.
+before answering. A search pins the generation it started on; the one replaced stays open until
+its last pinned search ends, so a search already running on it finishes normally and an answer
+never mixes two generations.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import shutil
+import sqlite3
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -18,7 +22,7 @@ from typing import Literal
 from haystack import Document
 
 from kb.config import Settings
-from kb.errors import IndexNotReadyError
+from kb.errors import IndexDamagedError, IndexNotReadyError, KBError
 from kb.index.chunk_db import open_read_only, row_to_record
 from kb.index.generations import Generation, GenerationStore
 from kb.index.pipelines import (
@@ -85,67 +89,156 @@ class Passage:
 
 
 class _OpenGeneration:
+    """One generation's stores and query pipeline, open for searching.
+
+    `users` counts the searches pinned to it; a generation replaced by a newer one is closed
+    when its last pinned search ends, so an answer never mixes two generations.
+    """
+
     def __init__(self, settings: Settings, generation: Generation):
         self.generation = generation
         self.manifest = generation.manifest()
         self.store = open_vector_store(settings, generation, self.manifest.get("embedding_dim", 384))
-        self.dense = build_dense_retriever(self.store)
-        self.lexical = build_lexical_retriever(generation)
-        self.lexical.warm_up()
-        # A component belongs to one pipeline, so each generation gets its own embedder; the
-        # model behind it is loaded once per process and shared.
-        text_embedder = build_text_embedder(settings)
-        text_embedder.warm_up()
-        self.pipeline = build_query_pipeline(text_embedder, self.dense, self.lexical)
-        self.db = open_read_only(generation.chunks_db)
+        self.users = 0
+        self.retired = False
+        try:
+            vectors = self.store.count_documents()
+            if vectors != self.manifest.get("chunk_count"):
+                raise IndexDamagedError(f"{generation.name} holds {vectors} vectors where its manifest says {self.manifest.get('chunk_count')}")
+            self.dense = build_dense_retriever(self.store)
+            self.lexical = build_lexical_retriever(generation)
+            self.lexical.warm_up()
+            # A component belongs to one pipeline, so each generation gets its own embedder; the
+            # model behind it is loaded once per process and shared.
+            text_embedder = build_text_embedder(settings)
+            text_embedder.warm_up()
+            self.pipeline = build_query_pipeline(text_embedder, self.dense, self.lexical)
+            self.db = open_read_only(generation.chunks_db)
+        except BaseException:
+            self._close_store()
+            raise
+
+    @property
+    def name(self) -> str:
+        return self.generation.name
 
     def close(self) -> None:
         self.lexical.close()
         self.db.close()
+        self._close_store()
+
+    def _close_store(self) -> None:
         self.store.close()
         path = Path(self.store.path) if self.store.path else None
         if path is not None and self.generation.path not in path.parents:
             shutil.rmtree(path.parent, ignore_errors=True)  # a private copy (see open_vector_store)
 
 
+# What opening a damaged generation can raise: our own checks, SQLite, the file system, Qdrant.
+OPEN_ERRORS = (KBError, OSError, sqlite3.DatabaseError, RuntimeError, ValueError, KeyError)
+
+
 class Searcher:
+    """Searches the served generation, and keeps answering when it cannot be opened.
+
+    Every search runs on one *pinned* generation (see `pinned`). When CURRENT names a
+    generation that is damaged or unreadable, the searcher keeps (or falls back to) the newest
+    generation that opens and verifies, and says so in `problem`, until a re-index publishes a
+    good one.
+    """
+
     def __init__(self, settings: Settings, text_embedder=None):
         self.settings = settings
         self.generations = GenerationStore(settings.data_dir)
         self.text_embedder = text_embedder or build_text_embedder(settings)
         self._open: _OpenGeneration | None = None
-        self._retired: _OpenGeneration | None = None
         self._lock = threading.RLock()
+        self._failed: dict[str, str] = {}  # generation name (or CURRENT's text) -> why it cannot be served
+        self.problem: str | None = None  # set while answering from another generation than CURRENT's
 
     def warm_up(self) -> None:
         self.text_embedder.warm_up()
 
     @property
     def generation_name(self) -> str | None:
-        return self._open.generation.name if self._open else None
+        return self._open.name if self._open else None
+
+    @contextlib.contextmanager
+    def pinned(self) -> Iterator[_OpenGeneration]:
+        """The served generation, held open (even across a switch) until the block ends."""
+        with self._lock:
+            gen = self._serving()
+            gen.users += 1
+        try:
+            yield gen
+        finally:
+            with self._lock:
+                gen.users -= 1
+                if gen.retired and gen.users == 0:
+                    gen.close()
 
     def active(self) -> _OpenGeneration:
-        """The open served generation, reopened if CURRENT has moved since the last call."""
-        name = self.generations.current_name()
-        if name is None:
-            raise IndexNotReadyError(f"no index in {self.settings.data_dir}: run 'kb index' to build one from the corpus")
+        """The open served generation (reopened if CURRENT has moved), not pinned."""
         with self._lock:
-            if self._open is None or self._open.generation.name != name:
-                opened = _OpenGeneration(self.settings, self.generations.current())
-                if self._retired is not None:
-                    self._retired.close()
-                self._retired, self._open = self._open, opened
-                log.info("searching index generation %s", name)
+            return self._serving()
+
+    def _serving(self) -> _OpenGeneration:
+        wanted = self.generations.current_name()
+        if self._open is not None and self._open.name == wanted:
             return self._open
+        key = wanted or ""
+        if key not in self._failed:
+            try:
+                self._switch_to(self.generations.current())
+                self.problem = None
+                return self._open
+            except IndexNotReadyError as exc:
+                if wanted is None and not self.generations.complete():
+                    raise
+                self._failed[key] = str(exc)
+            except OPEN_ERRORS as exc:
+                self._failed[key] = f"index generation {wanted} cannot be opened ({exc})"
+            if self.generations.current_name() != wanted:  # a re-index moved CURRENT meanwhile (and may have pruned `wanted`)
+                del self._failed[key]
+                return self._serving()
+            log.error("%s", self._failed[key])
+        return self._fallback(self._failed[key])
+
+    def _fallback(self, why: str) -> _OpenGeneration:
+        """Keep serving the open generation, or open the newest complete one that verifies."""
+        if self._open is None:
+            for gen in reversed(self.generations.complete()):
+                if gen.name in self._failed or self.generations.verify(gen, local_vectors=not self.settings.qdrant_url):
+                    continue
+                try:
+                    self._switch_to(gen)
+                    break
+                except OPEN_ERRORS as exc:
+                    self._failed[gen.name] = str(exc)
+            else:
+                raise IndexDamagedError(f"{why}, and no earlier index generation can be served; run 'kb index' to rebuild the index")
+        self.problem = f"{why}. Answers come from the earlier index generation {self._open.name}; run 'kb index' to rebuild the index."
+        return self._open
+
+    def _switch_to(self, generation: Generation) -> None:
+        problems = self.generations.verify(generation, local_vectors=not self.settings.qdrant_url)
+        if problems:
+            raise IndexDamagedError("; ".join(problems))
+        opened = _OpenGeneration(self.settings, generation)
+        old, self._open = self._open, opened
+        if old is not None:
+            old.retired = True
+            if old.users == 0:
+                old.close()
+        log.info("searching index generation %s", generation.name)
 
     def search(self, query: str, top_k: int = 5, mode: Mode = "hybrid", lexical_query: str | None = None, kinds: list[str] | None = None, audience: str | None = None) -> list[Passage]:
         if mode not in MODES:
             raise ValueError(f"search mode {mode!r} is not one of {', '.join(MODES)}")
         self.warm_up()
-        gen = self.active()
         lexical_args = {"query": lexical_query or query, "kinds": kinds, "audience": audience}
         filters = _dense_filters(kinds, audience)
-        with self._lock:
+        with self.pinned() as gen, self._lock:
             if mode == "hybrid":
                 out = gen.pipeline.run({"embedder": {"text": query}, "dense": {"filters": filters}, "lexical": lexical_args})
                 docs = out["fusion"]["documents"]
@@ -156,25 +249,28 @@ class Searcher:
                 docs = gen.lexical.run(**lexical_args)["documents"]
         return [Passage.from_document(d) for d in docs[:top_k]]
 
-    def search_scored(self, query: str, top_k: int = 5, lexical_query: str | None = None, kinds: list[str] | None = None, audience: str | None = None) -> tuple[list[Passage], float]:
-        """Hybrid results, and the best dense cosine similarity (how close the corpus comes at all)."""
+    def search_scored(self, query: str, top_k: int = 5, lexical_query: str | None = None, kinds: list[str] | None = None, audience: str | None = None, gen: _OpenGeneration | None = None) -> tuple[list[Passage], float]:
+        """Hybrid results, and the best dense cosine similarity (how close the corpus comes at all).
+        Pass a pinned `gen` to search that generation (see `pinned`)."""
         self.warm_up()
-        gen = self.active()
         lexical_args = {"query": lexical_query or query, "kinds": kinds, "audience": audience}
-        with self._lock:
-            out = gen.pipeline.run(
-                {"embedder": {"text": query}, "dense": {"filters": _dense_filters(kinds, audience)}, "lexical": lexical_args},
-                include_outputs_from={"dense"},
-            )
+        with contextlib.ExitStack() as stack:
+            gen = gen or stack.enter_context(self.pinned())
+            with self._lock:
+                out = gen.pipeline.run(
+                    {"embedder": {"text": query}, "dense": {"filters": _dense_filters(kinds, audience)}, "lexical": lexical_args},
+                    include_outputs_from={"dense"},
+                )
         dense = out["dense"]["documents"]
         best = float(dense[0].score) if dense and dense[0].score is not None else 0.0
         return [Passage.from_document(d) for d in out["fusion"]["documents"][:top_k]], best
 
-    def sections(self) -> dict[str, Passage]:
-        """Every section of the served generation, first part text joined with its other parts."""
-        gen = self.active()
-        with self._lock:
-            rows = gen.db.execute("SELECT * FROM chunks ORDER BY rowid").fetchall()
+    def sections(self, gen: _OpenGeneration | None = None) -> dict[str, Passage]:
+        """Every section of the served generation (or a pinned `gen`), first part text joined with its other parts."""
+        with contextlib.ExitStack() as stack:
+            gen = gen or stack.enter_context(self.pinned())
+            with self._lock:
+                rows = gen.db.execute("SELECT * FROM chunks ORDER BY rowid").fetchall()
         sections: dict[str, Passage] = {}
         for row in rows:
             record = row_to_record(row)
@@ -188,8 +284,7 @@ class Searcher:
         return sections
 
     def passage(self, chunk_id: str) -> Passage | None:
-        gen = self.active()
-        with self._lock:
+        with self.pinned() as gen, self._lock:
             row = gen.db.execute("SELECT * FROM chunks WHERE id = ?", (chunk_id,)).fetchone()
         if row is None:
             return None
@@ -198,10 +293,11 @@ class Searcher:
 
     def close(self) -> None:
         with self._lock:
-            for gen in (self._open, self._retired):
-                if gen is not None:
-                    gen.close()
-            self._open = self._retired = None
+            if self._open is not None:
+                self._open.retired = True
+                if self._open.users == 0:
+                    self._open.close()
+            self._open = None
 
 
 def _dense_filters(kinds: list[str] | None, audience: str | None) -> dict | None:
