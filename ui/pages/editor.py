@@ -3,18 +3,20 @@ progress bar into a staged version, see what changed and which flow steps now ci
 text, then publish it (or leave it unpublished), and roll back.
 
 Locked behind a password (st.secrets["editor_password"], or KB_EDITOR_PASSWORD /
-KB_EDITOR_PASSWORD_SHA256 in the environment), compared by SHA-256 digest; never shown or logged.
+KB_EDITOR_PASSWORD_SHA256 in the environment), checked by `kb.access.PasswordGate`: SHA-256 digests
+compared in constant time, never shown or logged, and repeated wrong passwords made to wait, counted
+for the whole server rather than per browser session. Every action is checked again in its
+callback, because Streamlit runs a widget's callback before the page decides whether it is locked.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import time
+import functools
 
 import streamlit as st
 
 from kb import editor
+from kb.access import PasswordGate, configured_digest, seconds
 from kb.errors import IndexBusyError, KBError
 from ui.common import footer, get_kb, knowledge_base, md_text, settings
 
@@ -38,19 +40,47 @@ STAGES = {  # stage -> (what to show, start and end of the stage on the progress
 # the lock
 
 
-def expected_password_hash(settings) -> str | None:
-    secret = None
-    if st.secrets.load_if_toml_exists():
-        secret = st.secrets.get("editor_password")
-    if secret:
-        return hashlib.sha256(str(secret).encode()).hexdigest()
-    if settings.editor_password_hash:
-        return settings.editor_password_hash.strip().lower()
-    return None
+@st.cache_resource(show_spinner=False)
+def editor_gate(expected_digest: str) -> PasswordGate:
+    """One gate per configured password, shared by every session of this server, so that opening
+    a new browser session does not start a fresh count of wrong passwords."""
+    return PasswordGate(expected_digest)
 
 
-def show_lock(expected: str | None) -> None:
-    if expected is None:
+def current_gate() -> PasswordGate | None:
+    """The gate for the password configured now, or None when none is set. Raises ConfigError for a malformed digest."""
+    secret = st.secrets.get("editor_password") if st.secrets.load_if_toml_exists() else None
+    expected = configured_digest(secret, settings().editor_password_hash)
+    return None if expected is None else editor_gate(expected)
+
+
+def unlocked(gate: PasswordGate | None) -> bool:
+    """This session gave the password that is configured now (a changed or removed password locks every session)."""
+    return gate is not None and st.session_state.get(UNLOCKED) == gate.unlock_token
+
+
+def is_unlocked() -> bool:
+    try:
+        return unlocked(current_gate())
+    except KBError:
+        return False
+
+
+def editor_action(callback):
+    """An action callback that does nothing, and locks the page, unless this session is unlocked when it runs."""
+
+    @functools.wraps(callback)
+    def guarded(*args, **kwargs):
+        if is_unlocked():
+            return callback(*args, **kwargs)
+        lock_again()
+        return None
+
+    return guarded
+
+
+def show_lock(gate: PasswordGate | None) -> None:
+    if gate is None:
         st.info(
             "The Editor is locked because no editor password is set. To set one, do either of these, then restart the app:\n\n"
             '- add `editor_password = "..."` to `.streamlit/secrets.toml` (in the project folder or in `ui/`), or\n'
@@ -62,12 +92,13 @@ def show_lock(expected: str | None) -> None:
         password = st.text_input("Editor password", type="password", key="editor_password_input")
         submitted = st.form_submit_button("Unlock the Editor", key="editor_unlock", icon=":material/lock_open:")
     if submitted:
-        given = hashlib.sha256((password or "").encode()).hexdigest()
-        if hmac.compare_digest(given, expected):
-            st.session_state[UNLOCKED] = True
+        attempt = gate.attempt(password or "")
+        if attempt.granted:
+            st.session_state[UNLOCKED] = gate.unlock_token
             st.rerun()
-        time.sleep(1)  # slow down guessing
-        st.error("That password is not right. Try again.")
+        st.error(attempt.message, icon=":material/lock:")
+    elif wait := gate.wait_seconds():
+        st.warning(f"Too many wrong passwords have been tried. Passwords are not checked for the next {seconds(wait)}.", icon=":material/timer:")
 
 
 def lock_again() -> None:
@@ -78,6 +109,7 @@ def lock_again() -> None:
 # documents
 
 
+@editor_action
 def load_for_editing(name: str) -> None:
     settings = knowledge_base().settings
     try:
@@ -89,6 +121,7 @@ def load_for_editing(name: str) -> None:
     st.session_state[DRAFT_TEXT] = text
 
 
+@editor_action
 def delete(name: str) -> None:
     try:
         editor.delete_document(knowledge_base().settings, name)
@@ -133,6 +166,7 @@ def show_documents(settings) -> None:
 # add or edit
 
 
+@editor_action
 def take_upload(settings) -> None:
     upload = st.session_state.get(upload_key())
     if upload is None or st.session_state.get(UPLOAD_SEEN) == upload.file_id:
@@ -147,6 +181,7 @@ def take_upload(settings) -> None:
     st.session_state[DRAFT_TEXT] = preview.markdown
 
 
+@editor_action
 def check_draft() -> None:
     draft = st.session_state[DRAFT]
     try:
@@ -157,6 +192,7 @@ def check_draft() -> None:
     say("draft", "success", f"Valid: id {doc.id}, title “{doc.title}”, kind {doc.kind}.")
 
 
+@editor_action
 def save_draft() -> None:
     draft = st.session_state[DRAFT]
     try:
@@ -169,6 +205,7 @@ def save_draft() -> None:
     discard()
 
 
+@editor_action
 def discard() -> None:
     st.session_state.pop(DRAFT, None)
     st.session_state.pop(DRAFT_TEXT, None)
@@ -292,6 +329,7 @@ def show_publish_choice(kb, name: str, key_suffix: str = "") -> None:
     discard_col.button("Discard", key=f"editor_discard_staged{key_suffix}", on_click=discard_staged, args=(name,), icon=":material/close:", width="stretch")
 
 
+@editor_action
 def publish(kb, name: str) -> None:
     try:
         old, new = kb.publish(name)
@@ -306,6 +344,7 @@ def publish(kb, name: str) -> None:
     say("publish", "success", f"Published. Now serving {new}{was}.")
 
 
+@editor_action
 def discard_staged(name: str) -> None:
     st.session_state.pop(REPORT, None)
     dismissed = st.session_state.setdefault(DISMISSED, [])
@@ -341,6 +380,7 @@ def flow_problems(kb, generation: str | None = None) -> list:
     return kb.flows.check(sections, set(kb.contacts))
 
 
+@editor_action
 def roll_back(kb) -> None:
     try:
         old, new = kb.rollback()
@@ -399,13 +439,16 @@ def show_message(section: str) -> None:
 
 st.title("Editor")
 st.write("For the partnership's procedure editors: add or change documents, re-index, check what changed, publish, and roll back if needed.")
-expected = expected_password_hash(settings())
-if expected is None or not st.session_state.get(UNLOCKED):
+try:
+    gate = current_gate()
+except KBError as exc:  # a malformed KB_EDITOR_PASSWORD_SHA256
     st.session_state.pop(UNLOCKED, None)
-    show_lock(expected)
+    st.error(f"The Editor is locked because its password setting is wrong: {exc}.", icon=":material/lock:")
 else:
-    kb = get_kb()
-    if kb is not None:
+    if not unlocked(gate):
+        st.session_state.pop(UNLOCKED, None)
+        show_lock(gate)
+    elif (kb := get_kb()) is not None:
         st.button("Lock the Editor", key="editor_lock", on_click=lock_again, icon=":material/lock:")
         take_upload(kb.settings)
         show_documents(kb.settings)
