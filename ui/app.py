@@ -15,7 +15,7 @@ if str(PROJECT_ROOT) not in sys.path:
 
 import streamlit as st  # noqa: E402
 
-st.set_page_config(page_title="Safeguarding procedures assistant", page_icon=":material/shield:", layout="centered")
+st.set_page_config(page_title="Safeguarding procedures assistant", page_icon="🛡️", layout="centered")
 
 pages = [
     st.Page("pages/ask.py", title="Ask", icon=":material/chat:", default=True),
