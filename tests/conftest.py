@@ -26,6 +26,12 @@ def copy_small_corpus(target: Path) -> Path:
     return target
 
 
+@pytest.fixture(scope="session")
+def corpus_copier():
+    """`copy_small_corpus`, for tests and fixtures that need more than one copy."""
+    return copy_small_corpus
+
+
 @pytest.fixture
 def small_corpus(tmp_path: Path) -> Path:
     return copy_small_corpus(tmp_path / "corpus")

@@ -76,7 +76,7 @@ class GenerationStore:
 
     def current_name(self) -> str | None:
         try:
-            name = self.current_file.read_text(encoding="utf-8").strip()
+            name = self.current_file.read_bytes().decode("utf-8", errors="replace").strip()
         except FileNotFoundError:
             return None
         return name or None
@@ -129,8 +129,8 @@ class GenerationStore:
         if not isinstance(manifest, dict) or manifest.get("generation") != gen.name or not isinstance(manifest.get("documents"), dict):
             return [f"{gen.manifest_path} is not the manifest of {gen.name}"]
         problems += _check_chunk_table(gen.chunks_db, manifest.get("chunk_count"))
-        if local_vectors and not (gen.qdrant_path / "collection").is_dir():
-            problems.append(f"{gen.qdrant_path} holds no Qdrant collection")
+        if local_vectors:
+            problems += _check_local_vectors(gen.qdrant_path, manifest.get("chunk_count"))
         return problems
 
     # writing (call under `lock()`)
@@ -150,7 +150,8 @@ class GenerationStore:
 
     def new_generation(self) -> Generation:
         existing = self.all()
-        number = existing[-1].number + 1 if existing else 1
+        # Never reuse a name, even one whose folder was lost: a reader may remember it as damaged.
+        number = max([g.number for g in existing] + [self._served_number()]) + 1
         gen = Generation(f"gen-{number:06d}", self.generations_dir / f"gen-{number:06d}")
         gen.path.mkdir(parents=True)
         return gen
@@ -213,21 +214,33 @@ class GenerationStore:
 
 
 def _check_chunk_table(path: Path, expected: object) -> list[str]:
+    return _check_sqlite_table(path, "chunks", expected, "chunks")
+
+
+def _check_local_vectors(qdrant_path: Path, expected: object) -> list[str]:
+    """Qdrant's local mode keeps a collection's points in `collection/<name>/storage.sqlite`."""
+    stores = sorted((qdrant_path / "collection").glob("*/storage.sqlite"))
+    if not stores:
+        return [f"{qdrant_path} holds no Qdrant collection"]
+    return [problem for store in stores for problem in _check_sqlite_table(store, "points", expected, "vectors")]
+
+
+def _check_sqlite_table(path: Path, table: str, expected: object, what: str) -> list[str]:
     if not path.is_file():
         return [f"{path} is missing"]
     try:
         db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
         try:
             verdict = db.execute("PRAGMA quick_check").fetchone()[0]
-            count = db.execute("SELECT count(*) FROM chunks").fetchone()[0] if verdict == "ok" else None
+            count = db.execute(f"SELECT count(*) FROM {table}").fetchone()[0] if verdict == "ok" else None
         finally:
             db.close()
     except sqlite3.DatabaseError as exc:
-        return [f"{path} is not a readable chunk table ({exc})"]
+        return [f"{path} is not readable ({exc})"]
     if verdict != "ok":
         return [f"{path} is damaged (SQLite quick check: {verdict})"]
     if count != expected:
-        return [f"{path} holds {count} chunks where the manifest says {expected}"]
+        return [f"{path} holds {count} {what} where the manifest says {expected}"]
     return []
 
 
