@@ -4,35 +4,94 @@ Everything the Editor page does to the corpus folder goes through here, so the r
 place: uploads are size- and type-checked (by extension and by content), file names are safe
 lower-case kebab names that always land inside the corpus folder, HTML, DOCX and PDF become
 Markdown with a front-matter template for the editor to complete, and a document is written
-(atomically) only after it validates exactly as the indexer will validate it.
+(atomically) only after it validates exactly as the indexer will validate it, and only when it holds
+no raw HTML and no link a browser could run (the corpus is plain Markdown, whoever renders it).
+
+Uploads are untrusted: a Word file's zip directory is checked before anything is unpacked (a "zip
+bomb" is refused from its declared sizes, and no part is ever read past its declared size), HTML is
+parsed by lxml's C parser (linear time on malformed input, unlike `html.parser` on Python 3.11), PDF
+reading runs under tighter pypdf limits with a page and content budget, and every parser error
+becomes an `EditorError` naming the file and what would be accepted.
 """
 
 from __future__ import annotations
 
+import codecs
+import contextlib
 import datetime as dt
+import html
 import io
 import json
 import logging
 import os
 import re
 import tempfile
+import unicodedata
+import urllib.parse
 import zipfile
+import zlib
 from dataclasses import dataclass
-from html.parser import HTMLParser
+from functools import lru_cache
 from pathlib import Path
+
+from markdown_it import MarkdownIt
+from mdit_py_plugins.front_matter import front_matter_plugin
 
 from kb.config import Settings
 from kb.errors import DocumentError, KBError
-from kb.index.documents import CONTACTS_FILE, SourceDocument, decode_text, load_corpus, load_document_bytes
+from kb.index.documents import CONTACTS_FILE, MAX_DOCUMENT_BYTES, MAX_DOCUMENT_LINES, SourceDocument, decode_text, load_corpus, load_document_bytes
 from kb.text import slugify
 
 log = logging.getLogger(__name__)
 
-MAX_UPLOAD_BYTES = 2 * 1024 * 1024
+MB = 1024 * 1024
+MAX_UPLOAD_BYTES = 2 * MB
+MAX_NAME_CHARS = 255  # no file system keeps a longer name
 UPLOAD_TYPES = ("md", "html", "htm", "docx", "pdf")
+ACCEPTED = "Markdown (.md), HTML (.html, .htm), Word (.docx) or PDF (.pdf)"
 SOURCE_URL_PLACEHOLDER = "REPLACE-WITH-THE-PUBLIC-WEB-ADDRESS-THIS-IS-BASED-ON"
 DOCUMENT_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,79}\.md$")
 PROTECTED_NAMES = {CONTACTS_FILE}
+WINDOWS_DEVICE_NAMES = frozenset({"con", "prn", "aux", "nul", *(f"com{n}" for n in range(10)), *(f"lpt{n}" for n in range(10))})
+
+# A Word file is a zip; these are checked from its directory before any part is unpacked.
+MAX_DOCX_PARTS = 1000  # Word writes a few dozen; thousands only come from a made-up file
+MAX_DOCX_UNPACKED_BYTES = 16 * MB  # all parts together, images included
+MAX_DOCX_RATIO = 100  # unpacked / packed size of one part: Word's XML packs 5-30 times, a zip bomb about 1000
+DOCX_RATIO_CHECKED_FROM = 64 * 1024  # smaller parts may pack tighter, and cannot hurt
+
+MAX_PDF_PAGES = 1000
+MAX_PDF_CONTENT_BYTES = 4 * MB  # the pages' decoded drawing instructions, all pages together (text pages use 5-20 KB each)
+# pypdf's text extraction takes about 16 microseconds per drawing operation, so 4 MB of one-letter
+# operations ("(a) Tj ") would take 9 seconds. Operations are counted, cheaply, by the separators
+# between them: a page of text has a few hundred, an attack hundreds of thousands.
+MAX_PDF_CONTENT_TOKENS = 300_000
+PDF_SEPARATORS = tuple(bytes([c]) for c in b" \n\r\t\f\x00()<>[]{}/%")
+PDF_LIMITS = {  # tighter than pypdf's defaults (75 MB per stream, 2 million tokens): a 2 MB upload needs far less
+    "maximum_declared_stream_length": 16 * MB,
+    "zlib_maximum_output_length": 16 * MB,
+    "lzw_maximum_output_length": 16 * MB,
+    "run_length_maximum_output_length": 16 * MB,
+    "array_based_stream_maximum_output_length": 16 * MB,
+    "stream_parsing_work_maximum_count": 1_000_000,
+    "xform_maximum_invocations_per_extraction": 200,
+    "page_tree_maximum_entries": MAX_PDF_PAGES * 2,
+    "jbig2dec_binary": None,  # never run an outside program on an upload
+}
+
+# Markdown parsing (markdown-it-py) is linear but slow on some input, on every save and every
+# re-index: about 20 microseconds per link or emphasis character (512 KB of '![' takes 11 seconds,
+# 2 MB 45) against well under 1 per character of prose. The indexer bounds a document's bytes and
+# lines (MAX_DOCUMENT_BYTES, MAX_DOCUMENT_LINES); this bounds its markup. The largest corpus
+# document (glossary.md, 70 KB) has 16 such characters.
+MAX_MARKUP_CHARACTERS = 20_000
+MARKUP_CHARACTER = re.compile(r"[\[\]*_&!<`\\]")
+
+HTML_CHARSETS = {"utf-8", "ascii", "cp1252", "iso8859-1", "iso8859-15"}  # single-byte or UTF-8: decoding is linear
+TEXT_BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
+CONTROL_CHARACTER = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")  # tab, line breaks and form feed are text
+DIRECTION_CHARACTERS = set("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+SAFE_LINK_SCHEMES = ("http", "https", "mailto", "tel")  # and links without a scheme (relative, #section)
 
 
 class EditorError(KBError):
@@ -81,21 +140,38 @@ class DocumentInfo:
 def upload_name(filename: str) -> str:
     """The corpus file name for an uploaded file: its base name as a lower-case kebab `.md` name.
 
-    Names with folders in them, hidden names and names with nothing usable are refused.
+    Names with folders in them, hidden names, names with control or text-direction characters,
+    over-long names, Windows device names and names with nothing usable are refused; anything else
+    (accents, look-alike letters) is reduced to ASCII letters, digits and hyphens.
     """
     raw = str(filename or "").strip()
     if not raw:
-        raise EditorError("the uploaded file has no name")
-    if "/" in raw or "\\" in raw or "\x00" in raw or ".." in raw:
-        raise EditorError(f"file name {raw!r} is not allowed: give a plain file name without folders or '..'")
+        raise EditorError("the uploaded file has no name: give it one such as 'making-a-referral.md'")
+    shown = _shown(raw)
+    if len(raw) > MAX_NAME_CHARS:
+        raise EditorError(f"file name {shown} is {len(raw):,} characters long; the limit is {MAX_NAME_CHARS}: rename it, e.g. 'making-a-referral.md'")
+    if any(unicodedata.category(c) == "Cc" for c in raw):
+        raise EditorError(f"file name {shown} has control characters in it: rename it with letters, digits and hyphens, e.g. 'making-a-referral.md'")
+    if any(c in DIRECTION_CHARACTERS for c in raw):
+        raise EditorError(f"file name {shown} has invisible text-direction characters in it, so it shows differently from what it is: rename it, e.g. 'making-a-referral.md'")
+    if "/" in raw or "\\" in raw or ".." in raw:
+        raise EditorError(f"file name {shown} is not allowed: give a plain file name without folders or '..'")
     if raw.startswith("."):
-        raise EditorError(f"file name {raw!r} is a hidden file name: rename it so it does not start with a dot")
+        raise EditorError(f"file name {shown} is a hidden file name: rename it so it does not start with a dot")
     stem, _, _ext = raw.rpartition(".")
     slug = slugify(stem or raw, limit=80)
     if not slug:
-        raise EditorError(f"file name {raw!r} has no letters or digits to make a document name from: rename it, e.g. 'making-a-referral.md'")
+        raise EditorError(f"file name {shown} has no letters or digits to make a document name from: rename it, e.g. 'making-a-referral.md'")
+    _check_reserved(f"{slug}.md", f"file name {shown} would be saved as {slug}.md, which")
     return f"{slug}.md"
 
+
+def _check_reserved(name: str, subject: str) -> None:
+    stem = Path(name).stem
+    if stem in WINDOWS_DEVICE_NAMES:
+        raise EditorError(f"{subject} is a device name on Windows (a copy of the corpus there would break): rename it, e.g. '{stem}-procedure.md'")
+    if stem == "readme":
+        raise EditorError(f"{subject} would replace the corpus folder's README.md on Windows and macOS: rename it, e.g. 'readme-procedure.md'")
 
 
 def document_path(settings: Settings, name: str) -> Path:
@@ -104,74 +180,94 @@ def document_path(settings: Settings, name: str) -> Path:
     if name not in PROTECTED_NAMES and not DOCUMENT_NAME.match(name):
         raise EditorError(f"document name {name!r} is not allowed: use lower-case letters, digits and hyphens ending in .md (e.g. 'making-a-referral.md'), or {CONTACTS_FILE}")
     corpus = Path(settings.corpus_dir).resolve()
-    path = (corpus / name).resolve()
-    if path.parent != corpus:
-        raise EditorError(f"document name {name!r} points outside the corpus folder")
+    path = corpus / name  # the name is one plain component, so this is inside the corpus folder
+    if path.is_symlink():  # never read, write or delete through a link: it could lead anywhere, or to contacts.yaml
+        where = "outside the corpus folder" if path.resolve().parent != corpus else "to another file in the corpus folder"
+        raise EditorError(
+            f"document {name!r} is a symbolic link pointing {where}: the editor only changes plain files; ask whoever runs the server to replace the link with the document itself"
+        )
     return path
 
 
 # upload and conversion
 
 
+def upload_extension(filename: str) -> str:
+    """The upload's extension, lower case without the dot, refused unless it is one of UPLOAD_TYPES."""
+    ext = Path(str(filename or "").strip()).suffix.lower().lstrip(".")
+    if ext not in UPLOAD_TYPES:
+        raise EditorError(f"{_shown(str(filename or ''))}: file type {('.' + ext) if ext else '(none)'!r} is not accepted: upload {ACCEPTED}")
+    return ext
+
+
 def detect_type(filename: str, data: bytes) -> str:
     """The upload's type, checked by its extension and by its content; a mismatch is refused."""
-    ext = Path(str(filename)).suffix.lower().lstrip(".")
-    if ext not in UPLOAD_TYPES:
-        raise EditorError(f"file type {('.' + ext) if ext else '(none)'!r} is not accepted: upload Markdown (.md), HTML (.html, .htm), Word (.docx) or PDF (.pdf)")
-    head = data[:1024]
-    looks_pdf = b"%PDF-" in head
+    shown = _shown(str(filename))
+    ext = upload_extension(filename)
+    looks_pdf = b"%PDF-" in data[:1024]
     looks_zip = data.startswith(b"PK\x03\x04")
     if ext == "pdf":
         if not looks_pdf:
-            raise EditorError(f"{filename!r} is named .pdf but is not a PDF file (it does not start with '%PDF-')")
+            raise EditorError(f"{shown} is named .pdf but is not a PDF file (it does not start with '%PDF-'): upload the PDF itself, or a saved web page as .html")
         return "pdf"
     if ext == "docx":
         if not looks_zip or not _zip_has(data, "word/document.xml"):
-            raise EditorError(f"{filename!r} is named .docx but is not a Word document (an old .doc file? save it as .docx)")
+            raise EditorError(f"{shown} is named .docx but is not a Word document (an old .doc file? open it in Word and save it as .docx)")
         return "docx"
-    if looks_pdf or looks_zip or b"\x00" in data[:8192]:
-        kind = "a PDF" if looks_pdf else "a Word or zip" if looks_zip else "a binary"
-        raise EditorError(f"{filename!r} is named .{ext} but is {kind} file: upload it with its real extension")
+    if looks_pdf or looks_zip:
+        kind = "a PDF" if looks_pdf else "a Word or zip"
+        raise EditorError(f"{shown} is named .{ext} but is {kind} file: upload it with its real extension (.pdf or .docx)")
+    text = _upload_text(data, str(filename), ext)
     if ext in ("html", "htm"):
-        text = _decode_html(data, filename)
         if not re.search(r"<\s*(?:!doctype\s+html|html|head|body|p|h[1-6]|div|ul|ol|table|section|article|main)\b", text, re.IGNORECASE):
-            raise EditorError(f"{filename!r} is named .{ext} but has no HTML tags in it")
+            raise EditorError(f"{shown} is named .{ext} but has no HTML tags in it: upload it as Markdown (.md), or save the web page as HTML")
         return "html"
     return "md"
 
 
 def prepare_upload(settings: Settings, filename: str, data: bytes) -> Preview:
     """Check an uploaded file and convert it to Markdown with front matter; nothing is written."""
+    shown = _shown(str(filename))
     if len(data) > MAX_UPLOAD_BYTES:
-        raise EditorError(f"{filename!r} is {len(data) / 1024 / 1024:.1f} MB; the limit is {MAX_UPLOAD_BYTES // (1024 * 1024)} MB")
+        raise EditorError(
+            f"{shown} is {len(data):,} bytes ({len(data) / MB:.1f} MB); the limit is {MAX_UPLOAD_BYTES // MB} MB ({MAX_UPLOAD_BYTES:,} bytes): "
+            "split it into smaller documents, or leave out images"
+        )
     if not data:
-        raise EditorError(f"{filename!r} is empty")
+        raise EditorError(f"{shown} is empty: upload {ACCEPTED} with text in it")
+    upload_extension(filename)  # the type first: 'setup.exe' is refused as a type, whatever its name
     name = upload_name(filename)
     kind = detect_type(filename, data)
     notes: list[str] = []
+    if kind in ("md", "html") and any(data.startswith(bom) for bom, _codec in TEXT_BOMS):
+        notes.append("The file was saved as UTF-16 or UTF-32; it will be saved as UTF-8.")
     if kind == "md":
-        text = decode_text(data, name)
+        text = _upload_text(data, str(filename), kind)
         if text.startswith("---\n"):
             markdown = text
         else:
             body = text.strip()
-            markdown = front_matter_template(name, _first_heading(body) or _title_from_name(name)) + "\n" + body + "\n"
+            markdown = front_matter_template(name, _plain_title(_first_heading(body)) or _title_from_name(name)) + "\n" + body + "\n"
             notes.append("The file had no front matter; a template was added at the top.")
     else:
         if kind == "html":
-            title, body = html_to_markdown(_decode_html(data, filename))
+            title, body = html_to_markdown(_upload_text(data, str(filename), kind))
         elif kind == "docx":
             title, body = docx_to_markdown(data, filename)
         else:
             title, body = pdf_to_markdown(data, filename)
             notes.append("PDF text has no headings: add '## ' headings (ideally as questions) so each section can be found and cited.")
-        title = title or _title_from_name(name)
+        title = _plain_title(title) or _title_from_name(name)
         if not body.lstrip().startswith("# "):
-            body = f"# {title}\n\n{body}"
+            body = f"# {_escape_inline(title)}\n\n{body}"
         markdown = front_matter_template(name, title) + "\n" + body.strip() + "\n"
         notes.append(f"Converted from {kind.upper()}: check the headings, lists and wording against the original.")
     if SOURCE_URL_PLACEHOLDER in markdown:
         notes.append("Fill in source_url with the public web page this document is based on; it will not save until you do.")
+    _check_parsing_cost(str(filename), markdown)
+    problems = markup_problems(markdown)
+    if problems:
+        notes.append(f"Not allowed in the corpus, which holds plain Markdown: {'; '.join(problems)}. It will not save until you remove them (write \\< to show a '<' as text).")
     return Preview(name=name, markdown=markdown, source_type=kind, notes=tuple(notes), exists=document_path(settings, name).exists())
 
 
@@ -198,14 +294,19 @@ def front_matter_template(name: str, title: str) -> str:
     )
 
 
-class _MarkdownFromHTML(HTMLParser):
-    """Headings, paragraphs, lists, quotes and table rows of an HTML page, as Markdown blocks."""
+class _MarkdownFromHTML:
+    """Headings, paragraphs, lists, quotes and table rows of an HTML page, as Markdown blocks.
 
-    SKIP = {"script", "style", "noscript", "template", "svg", "nav", "footer", "form", "button", "iframe", "select", "head"}
+    Fed start tags, end tags and text in document order (by `html_to_markdown`, from lxml's tree);
+    text is escaped, so nothing in the page's words can become HTML or a link in the Markdown.
+    """
+
+    # Elements whose content is not the page's text. Empty elements (embed, img, frame...) are not
+    # listed: libxml2 may nest the rest of the page inside one, and skipping it would lose the page.
+    SKIP = {"script", "style", "noscript", "template", "svg", "math", "nav", "footer", "form", "button", "iframe", "frameset", "object", "applet", "select", "head"}
     BLOCKS = {"p", "div", "section", "article", "main", "header", "aside", "pre", "dd", "dt", "figcaption", "address", "caption"}
 
     def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
         self.blocks: list[str] = []
         self.title = ""
         self._text: list[str] = []
@@ -296,7 +397,7 @@ class _MarkdownFromHTML(HTMLParser):
             self._text.append(data)
 
     def _flush_cell(self) -> None:
-        text = " ".join("".join(self._text).split())
+        text = _escape_inline(" ".join("".join(self._text).split()))
         self._text = []
         if text and self._cells is not None:
             self._cells.append(text)
@@ -312,9 +413,9 @@ class _MarkdownFromHTML(HTMLParser):
         if not text:
             return
         if prefix.startswith("#"):
-            text = text.replace("#", "").strip() or text
+            text = _escape_inline(text.replace("#", "").strip() or text)
         else:
-            text = _escape_block_start(text)
+            text = _escape_block_start(_escape_inline(text))
         block = prefix + text
         self._emit(block)
 
@@ -339,21 +440,43 @@ class _MarkdownFromHTML(HTMLParser):
                 self._emit("\n".join(lines))
 
     def close(self) -> None:
-        super().close()
         self._flush()
         self._group_depth = 1
         self._close_group()
 
 
 def html_to_markdown(text: str) -> tuple[str, str]:
-    """(title, Markdown body) of an HTML page, using the standard library's HTML parser."""
-    parser = _MarkdownFromHTML()
-    parser.feed(text)
-    parser.close()
-    body = "\n\n".join(parser.blocks).strip()
+    """(title, Markdown body) of an HTML page.
+
+    The page is parsed by lxml (libxml2's HTML parser: linear time however malformed the page, no
+    network, comments and processing instructions dropped) and its tree walked in document order.
+    """
+    from lxml import etree
+    from lxml import html as lxml_html
+
+    parser = lxml_html.HTMLParser(encoding="utf-8", remove_comments=True, remove_pis=True, no_network=True)
+    try:
+        root = lxml_html.document_fromstring(text.encode("utf-8"), parser=parser)
+    except (etree.LxmlError, ValueError) as exc:  # an empty page, or nothing lxml can make a tree of
+        raise EditorError(f"the HTML page has no headings, paragraphs or lists to convert ({exc})") from exc
+    converter = _MarkdownFromHTML()
+    for event, element in etree.iterwalk(root, events=("start", "end")):
+        is_tag = isinstance(element.tag, str)  # not a comment or an entity left in the tree
+        if event == "start":
+            if is_tag:
+                converter.handle_starttag(element.tag.lower(), list(element.attrib.items()))
+                if element.text:
+                    converter.handle_data(element.text)
+            continue
+        if is_tag:
+            converter.handle_endtag(element.tag.lower())
+        if element.tail:
+            converter.handle_data(element.tail)
+    converter.close()
+    body = "\n\n".join(converter.blocks).strip()
     if not body:
         raise EditorError("the HTML page has no headings, paragraphs or lists to convert")
-    title = _first_heading(body) or " ".join(parser.title.split())
+    title = _plain_title(_first_heading(body)) or " ".join(converter.title.split())
     return title, body + "\n"
 
 
@@ -364,10 +487,11 @@ def docx_to_markdown(data: bytes, filename: str = "document.docx") -> tuple[str,
         from docx.table import Table
     except ImportError as exc:  # pragma: no cover - an optional dependency
         raise EditorError("converting Word documents needs the package python-docx (pip install python-docx)") from exc
+    unpacked = _unpacked_docx(data, filename)
     try:
-        document = docx.Document(io.BytesIO(data))
+        document = docx.Document(io.BytesIO(unpacked))
     except Exception as exc:  # python-docx raises several unrelated types for a broken file
-        raise EditorError(f"{filename!r} could not be read as a Word document: {exc}") from exc
+        raise EditorError(f"{_shown(filename)} could not be read as a Word document: {exc}: open it in Word and save it again as .docx") from exc
     blocks: list[tuple[str, str]] = []  # (kind, Markdown): consecutive items of one kind make one list
     title = ""
     for item in document.iter_inner_content():
@@ -376,7 +500,7 @@ def docx_to_markdown(data: bytes, filename: str = "document.docx") -> tuple[str,
             for row in item.rows:
                 cells: list[str] = []
                 for cell in row.cells:
-                    text = " ".join(cell.text.split())
+                    text = _escape_inline(" ".join(cell.text.split()))
                     if text and (not cells or cells[-1] != text):  # merged cells repeat their text
                         cells.append(text)
                 if cells:
@@ -392,14 +516,14 @@ def docx_to_markdown(data: bytes, filename: str = "document.docx") -> tuple[str,
         if style == "Title" or level:
             text = text.replace("#", "").strip() or text
             level = level or 1
-            blocks.append(("heading", "#" * min(level, 6) + " " + text))
+            blocks.append(("heading", "#" * min(level, 6) + " " + _escape_inline(text)))
             title = title or text
         elif style.startswith("List Number"):
-            blocks.append(("ol", "1. " + _escape_block_start(text)))
+            blocks.append(("ol", "1. " + _escape_block_start(_escape_inline(text))))
         elif style.startswith("List"):
-            blocks.append(("ul", "- " + _escape_block_start(text)))
+            blocks.append(("ul", "- " + _escape_block_start(_escape_inline(text))))
         else:
-            blocks.append(("p", _escape_block_start(text)))
+            blocks.append(("p", _escape_block_start(_escape_inline(text))))
     merged: list[tuple[str, str]] = []
     for kind, text in blocks:
         if merged and kind in ("ol", "ul") and merged[-1][0] == kind:
@@ -408,7 +532,7 @@ def docx_to_markdown(data: bytes, filename: str = "document.docx") -> tuple[str,
             merged.append((kind, text))
     body = "\n\n".join(text for _kind, text in merged).strip()
     if not body:
-        raise EditorError(f"{filename!r} has no text to convert")
+        raise EditorError(f"{_shown(filename)} has no text to convert: check it is not only images")
     return title, body + "\n"
 
 
@@ -416,29 +540,56 @@ def pdf_to_markdown(data: bytes, filename: str = "document.pdf") -> tuple[str, s
     """(title, Markdown body) of a PDF's text: paragraphs only, since PDFs carry no headings."""
     try:
         from pypdf import PdfReader
-        from pypdf.errors import PdfReadError
+        from pypdf.errors import LimitReachedError
     except ImportError as exc:  # pragma: no cover - an optional dependency
         raise EditorError("converting PDF files needs the package pypdf (pip install pypdf)") from exc
+    shown = _shown(filename)
     try:
-        reader = PdfReader(io.BytesIO(data))
-        if reader.is_encrypted:
-            raise EditorError(f"{filename!r} is password-protected: save an unprotected copy and upload that")
-        pages = [page.extract_text() or "" for page in reader.pages]
-    except (PdfReadError, ValueError, KeyError, TypeError) as exc:
-        raise EditorError(f"{filename!r} could not be read as a PDF: {exc}") from exc
+        with _pdf_limits():
+            reader = PdfReader(io.BytesIO(data))
+            if reader.is_encrypted:
+                raise EditorError(f"{shown} is password-protected: save an unprotected copy and upload that")
+            if len(reader.pages) > MAX_PDF_PAGES:
+                raise EditorError(f"{shown} has {len(reader.pages):,} pages; the limit is {MAX_PDF_PAGES:,}: split it into shorter documents")
+            pages: list[str] = []
+            content = tokens = 0
+            for number, page in enumerate(reader.pages, start=1):
+                stream = page.get_contents()
+                instructions = stream.get_data() if stream is not None else b""
+                content += len(instructions)
+                tokens += sum(instructions.count(separator) for separator in PDF_SEPARATORS)
+                if content > MAX_PDF_CONTENT_BYTES or tokens > MAX_PDF_CONTENT_TOKENS:
+                    raise EditorError(
+                        f"{shown} has more drawing instructions by page {number} than the limit ({MAX_PDF_CONTENT_BYTES // MB} MB, {MAX_PDF_CONTENT_TOKENS:,} "
+                        "operations), far more than a text document needs (drawings, or a made-up file?): upload it as Word (.docx), or a PDF of the text only"
+                    )
+                pages.append(page.extract_text() or "")
+            meta_title = (reader.metadata.title if reader.metadata else None) or ""
+    except EditorError:
+        raise
+    except LimitReachedError as exc:
+        raise EditorError(f"{shown} is too big or too complex to read safely ({exc}): upload it as Word (.docx), or a PDF of the text only") from exc
+    except Exception as exc:  # pypdf raises many unrelated types (and RecursionError) for broken or hostile files
+        raise EditorError(f"{shown} could not be read as a PDF ({type(exc).__name__}: {exc}): save it again from the program that made it, or upload it as Word (.docx)") from exc
     paragraphs: list[str] = []
     for page in pages:
         for para in re.split(r"\n\s*\n", page.replace("\r", "\n")):
             text = " ".join(para.split())
             if text:
-                paragraphs.append(_escape_block_start(text))
+                paragraphs.append(_escape_block_start(_escape_inline(text)))
     if not paragraphs:
-        raise EditorError(f"{filename!r} has no text layer (a scanned image?): the assistant can only use documents with real text")
-    title = ""
-    meta_title = (reader.metadata.title if reader.metadata else None) or ""
-    if meta_title.strip():
-        title = " ".join(meta_title.split())
+        raise EditorError(f"{shown} has no text layer (a scanned image?): the assistant can only use documents with real text")
+    title = " ".join(str(meta_title).split())
     return title, "\n\n".join(paragraphs) + "\n"
+
+
+def _pdf_limits() -> contextlib.AbstractContextManager:
+    """pypdf's resource limits, tightened for this thread while an upload is read."""
+    try:
+        from pypdf import apply_configuration
+    except ImportError:  # pypdf before 7 has only its built-in limits
+        return contextlib.nullcontext()
+    return apply_configuration(**PDF_LIMITS)
 
 
 # validate, write, delete, list
@@ -448,12 +599,93 @@ def validate_document(name: str, text: str) -> SourceDocument:
     """The document as the indexer will read it, or `DocumentError` naming the line and field."""
     if not isinstance(text, str):
         raise EditorError("the document must be text")
-    return load_document_bytes(text.encode("utf-8"), name)
+    control = CONTROL_CHARACTER.search(text)
+    if control:
+        line = text.count("\n", 0, control.start()) + 1
+        raise DocumentError(name, f"control character {control.group()!r} in the text: remove it (the corpus holds plain UTF-8 text)", line=line)
+    _check_parsing_cost(name, text)
+    doc = load_document_bytes(text.encode("utf-8"), name)
+    if name in PROTECTED_NAMES:
+        return doc
+    problems = markup_problems(text) + _field_problems(doc)
+    if problems:
+        raise DocumentError(  # every problem at once, each with its line
+            name,
+            f"{'; '.join(problems)}: the corpus holds plain Markdown, so remove raw HTML (write \\< to show a '<' as text) "
+            f"and link only to {', '.join(s + ':' for s in SAFE_LINK_SCHEMES)} or relative addresses",
+        )
+    return doc
+
+
+def _check_parsing_cost(name: str, text: str) -> None:
+    """Refuse, before any Markdown is parsed, a text that would take the parser many seconds."""
+    size = len(text.encode("utf-8"))
+    if size > MAX_DOCUMENT_BYTES:
+        raise DocumentError(name, f"the document would be {size / 1024:,.0f} KB; the limit is {MAX_DOCUMENT_BYTES // 1024:,} KB: split it into one file per chapter")
+    lines = text.count("\n") + 1
+    if lines > MAX_DOCUMENT_LINES:
+        raise DocumentError(name, f"the document has {lines:,} lines; the limit is {MAX_DOCUMENT_LINES:,}: split it into one file per chapter, or join short lines into paragraphs")
+    markup = len(MARKUP_CHARACTER.findall(text))
+    if markup > MAX_MARKUP_CHARACTERS:
+        raise DocumentError(
+            name,
+            f"the document has {markup:,} Markdown markup characters ([ ] * _ & ! < ` \\); the limit is {MAX_MARKUP_CHARACTERS:,} "
+            "(a procedure has a few hundred at most): is it a made-up or damaged file?",
+        )
+
+
+def markup_problems(text: str) -> list[str]:
+    """What in a Markdown text a browser could run, by line: raw HTML, and links that are not web,
+    email or phone addresses (javascript:, data:, vbscript:, file:...). Code spans and blocks are text.
+
+    Raw HTML is what CommonMark reads as HTML, and also an unescaped '<' starting a tag in the text:
+    CommonMark shows `<img src=x onerror=alert('a')>` as text (the quote is not allowed there), but
+    more lenient Markdown readers pass it to the browser as a tag.
+    """
+    problems: list[str] = []
+    for token in _markup_parser().parse(text):
+        line = token.map[0] + 1 if token.map else 0
+        if token.type == "html_block":
+            problems.append(f"line {line}: raw HTML {_snippet(token.content)}")
+        for child in token.children or []:
+            if child.type == "html_inline":
+                problems.append(f"line {line}: raw HTML {_snippet(child.content)}")
+            elif child.type == "text" and (tag := re.search(r"<[A-Za-z/!?].*", child.content)):  # text_special holds escaped '\<' and '&lt;'
+                problems.append(f"line {line}: raw HTML {_snippet(tag.group())}")
+            elif child.type in ("link_open", "image"):
+                url = str(child.attrGet("href") or child.attrGet("src") or "")
+                if not _safe_link(url):
+                    problems.append(f"line {line}: a link to {_snippet(url)}")
+    return problems
+
+
+@lru_cache(maxsize=1)
+def _markup_parser() -> MarkdownIt:
+    """The indexer's Markdown dialect, but keeping every link: links it would drop are still checked,
+    since another Markdown reader (a web page, a repository viewer) may not drop them."""
+    parser = MarkdownIt("commonmark").use(front_matter_plugin).enable("table").disable("text_join")  # keep escapes apart from text
+    parser.validateLink = lambda url: True
+    return parser
+
+
+def _safe_link(url: str) -> bool:
+    plain = re.sub(r"[\x00-\x20\x7f]+", "", urllib.parse.unquote(html.unescape(url))).lower()  # browsers ignore these in a scheme
+    scheme = re.match(r"^([a-z][a-z0-9+.-]*):", plain)
+    return scheme is None or scheme.group(1) in SAFE_LINK_SCHEMES
+
+
+def _field_problems(doc: SourceDocument) -> list[str]:
+    fields = {"title": doc.title, "publisher": doc.publisher, "edition": doc.edition, "version": doc.version, "scope": " ".join(doc.scope)}
+    return [f"field {field!r} has HTML in it ({_snippet(m.group())})" for field, value in fields.items() if (m := re.search(r"<[A-Za-z!/?][^>]*>?", value))]
 
 
 def write_document(settings: Settings, name: str, text: str) -> SavedDocument:
     """Validate, check the id is not used by another file, then write atomically (temp file + rename)."""
     path = document_path(settings, name)
+    if name not in PROTECTED_NAMES:
+        _check_reserved(name, f"document name {name!r}")
+    if path.is_dir():
+        raise EditorError(f"{name} is a folder in the corpus folder, not a document: save under another name")
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     if not text.endswith("\n"):
         text += "\n"
@@ -465,14 +697,20 @@ def write_document(settings: Settings, name: str, text: str) -> SavedDocument:
         if other.id == doc.id and other.path != name:
             raise DocumentError(name, f"id {doc.id!r} is already used by {other.path}; give this document its own id", field="id")
     replaced = path.exists()
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=corpus)  # hidden: the indexer skips it
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=corpus)  # hidden: the indexer skips it
+    except OSError as exc:
+        raise EditorError(f"could not write {name} in {corpus}: {exc.strerror}; check the app may write to that folder") from exc
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
             fh.write(text)
             fh.flush()
             os.fsync(fh.fileno())
         os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
+        os.replace(tmp, path)  # replaces the directory entry: never writes through a link put there meanwhile
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise EditorError(f"could not write {name} in {corpus}: {exc.strerror}; nothing was changed") from exc
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
@@ -531,16 +769,114 @@ def _zip_has(data: bytes, member: str) -> bool:
         return False
 
 
+def _unpacked_docx(data: bytes, filename: str) -> bytes:
+    """The Word file's parts re-packed uncompressed, for python-docx to open.
+
+    Its zip directory is checked first, so a zip bomb is refused before anything is unpacked: the
+    number of parts, their total declared size, each part's packing ratio, and that each declared
+    packed size fits in the file. Each part is then read in small pieces, never past its declared
+    size (a part whose data runs on fails its checksum), so a directory that lies cannot make this
+    unpack more than MAX_DOCX_UNPACKED_BYTES; python-docx never sees the original compressed data.
+    """
+    shown = _shown(filename)
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
+        raise EditorError(f"{shown} could not be read as a Word document ({exc}): open it in Word and save it again as .docx") from exc
+    with archive:
+        parts = archive.infolist()
+        if len(parts) > MAX_DOCX_PARTS:
+            raise EditorError(f"{shown} has {len(parts):,} parts inside; a Word document has at most {MAX_DOCX_PARTS:,}: it is not a normal Word file, so it was not opened")
+        total = sum(part.file_size for part in parts)
+        if total > MAX_DOCX_UNPACKED_BYTES:
+            raise EditorError(
+                f"{shown} would unpack to {total:,} bytes; the limit is {MAX_DOCX_UNPACKED_BYTES // MB} MB: it is a zip bomb or a very large document, "
+                "so it was not opened (split it, or leave out images)"
+            )
+        names = [part.filename for part in parts]
+        if len(set(names)) != len(names):
+            raise EditorError(f"{shown} has two parts with the same name inside: it is not a normal Word file, so it was not opened")
+        for part in parts:
+            if part.flag_bits & 0x1:
+                raise EditorError(f"{shown} is password-protected: save an unprotected copy and upload that")
+            if part.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+                raise EditorError(f"{shown} is packed in a way Word never uses (method {part.compress_type}): open it in Word and save it again as .docx")
+            if part.header_offset + part.compress_size > len(data):
+                raise EditorError(f"{shown} is damaged: part {_snippet(part.filename)} claims {part.compress_size:,} packed bytes, more than the file holds")
+            if part.file_size >= DOCX_RATIO_CHECKED_FROM and part.file_size > MAX_DOCX_RATIO * max(part.compress_size, 1):
+                raise EditorError(
+                    f"{shown} part {_snippet(part.filename)} would unpack from {part.compress_size:,} to {part.file_size:,} bytes, "
+                    f"more than {MAX_DOCX_RATIO} times; Word's files pack far less, so it looks like a zip bomb and was not opened"
+                )
+        repacked = io.BytesIO()
+        try:
+            with zipfile.ZipFile(repacked, "w", zipfile.ZIP_STORED) as clean:
+                for part in parts:
+                    if part.is_dir():
+                        continue
+                    with archive.open(part) as source, clean.open(part.filename, "w") as target:
+                        while chunk := source.read(64 * 1024):  # never past the declared size; the checksum is checked at the end
+                            target.write(chunk)
+        except (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError, NotImplementedError, RuntimeError) as exc:
+            raise EditorError(f"{shown} is damaged ({exc}): open it in Word and save it again as .docx") from exc
+    return repacked.getvalue()
+
+
+def _upload_text(data: bytes, filename: str, ext: str) -> str:
+    """An uploaded Markdown or HTML file's text: UTF-8 (or UTF-16/32 with a byte-order mark), with
+    no control characters; binary files and UTF-16 without a byte-order mark are refused."""
+    shown = _shown(filename)
+    codec = next((codec for bom, codec in TEXT_BOMS if data.startswith(bom)), None)
+    if codec:
+        try:
+            text = data.decode(codec)
+        except UnicodeDecodeError as exc:
+            raise EditorError(f"{shown} starts with a {codec.upper()} marker but is not valid {codec.upper()} text: save it as UTF-8") from exc
+    elif b"\x00" in data:
+        if _looks_utf16(data):
+            raise EditorError(f"{shown} is UTF-16 text without a byte-order mark: save it as UTF-8 (in Notepad: File, Save as, Encoding UTF-8)")
+        raise EditorError(f"{shown} is named .{ext} but is a binary file, not text: upload {ACCEPTED}, each with its real extension")
+    elif ext == "md":
+        text = decode_text(data, filename)
+    else:
+        text = _decode_html(data, filename)
+    text = text.lstrip("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
+    control = CONTROL_CHARACTER.search(text)
+    if control:
+        line = text.count("\n", 0, control.start()) + 1
+        raise EditorError(f"{shown} has a control character ({control.group()!r}) on line {line}, so it is not a text document: upload {ACCEPTED}, saved as UTF-8 text")
+    return text
+
+
+def _looks_utf16(data: bytes) -> bool:
+    """Mostly ASCII UTF-16 text: every other byte is zero, and only those."""
+    head = data[:4096]
+    even, odd = head[0::2], head[1::2]
+    if len(odd) < 2:
+        return False
+    for zeros, others in ((odd, even), (even, odd)):
+        if zeros.count(0) >= 0.9 * len(zeros) and others.count(0) <= 0.1 * len(others):
+            return True
+    return False
+
+
 def _decode_html(data: bytes, filename: str) -> str:
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:
-        m = re.search(rb"charset=[\"']?([A-Za-z0-9_-]+)", data[:2048])
-        encoding = m.group(1).decode("ascii") if m else "cp1252"
-        try:
-            return data.decode(encoding)
-        except (LookupError, UnicodeDecodeError) as exc:
-            raise EditorError(f"{filename!r} is not UTF-8 and its character set ({encoding}) could not be read: save it as UTF-8") from exc
+        pass
+    m = re.search(rb"charset=[\"']?([A-Za-z0-9_-]+)", data[:2048])
+    declared = m.group(1).decode("ascii") if m else "windows-1252"
+    try:
+        codec = codecs.lookup(declared).name
+    except LookupError:
+        codec = ""
+    if codec not in HTML_CHARSETS:
+        raise EditorError(f"{_shown(filename)} is not UTF-8, and its character set {declared!r} is not accepted: save it as UTF-8 (or Windows-1252 or ISO-8859-1)")
+    try:
+        return data.decode(codec)
+    except UnicodeDecodeError as exc:
+        raise EditorError(f"{_shown(filename)} is not valid {declared} text (byte {exc.start}): save it as UTF-8") from exc
 
 
 def _heading_level(style: str) -> int:
@@ -558,6 +894,30 @@ def _first_heading(markdown: str) -> str:
 
 def _title_from_name(name: str) -> str:
     return Path(name).stem.replace("-", " ").capitalize()
+
+
+def _plain_title(text: str) -> str:
+    """A title for the front matter: Markdown escapes undone, anything tag-like left out."""
+    text = re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", text or "")
+    text = re.sub(r"<[A-Za-z!/?][^<>]*>?", " ", text)
+    return " ".join(CONTROL_CHARACTER.sub("", text).split())
+
+
+def _shown(text: str, limit: int = 80) -> str:
+    """A file name quoted in a message: control and direction characters escaped (by repr), long names cut."""
+    return repr(text if len(text) <= limit else text[:limit] + "…")
+
+
+def _snippet(text: str, limit: int = 40) -> str:
+    first = text.strip().split("\n")[0]
+    return repr(first if len(first) <= limit else first[:limit] + "…")
+
+
+def _escape_inline(text: str) -> str:
+    """Converted text kept as text in Markdown: no raw HTML, autolink, link or entity can form in it,
+    and control characters are dropped."""
+    text = CONTROL_CHARACTER.sub("", text).replace("\\", "\\\\").replace("<", "\\<").replace("[", "\\[")
+    return re.sub(r"&(?=#?[A-Za-z0-9]+;)", r"\\&", text)
 
 
 def _escape_block_start(text: str) -> str:

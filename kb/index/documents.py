@@ -136,12 +136,18 @@ def _read_bounded(path: Path, rel: str, paths: dict[str, str]) -> bytes:
         size = path.stat().st_size
         if size > MAX_DOCUMENT_BYTES:
             paths[rel] = f"not-read:{size}-bytes"
-            raise DocumentError(rel, _too_large(size))
+            raise DocumentError(rel, _unsupported(rel) or _too_large(size))
         with path.open("rb") as fh:
             raw = fh.read(MAX_DOCUMENT_BYTES + 1)  # the file may have grown since stat
     except OSError as exc:
         raise DocumentError(rel, f"cannot be read ({exc.strerror or type(exc).__name__}): check the file exists and is readable by the indexer") from exc
     return raw
+
+
+def _unsupported(name: str) -> str | None:
+    if name.endswith(".md") or (name.endswith(".yaml") and Path(name).name == CONTACTS_FILE):
+        return None
+    return f"unsupported file type {Path(name).suffix or '(none)'!r}: the corpus holds Markdown (.md) files and contacts.yaml; convert HTML, DOCX or PDF on the Editor page"
 
 
 def _too_large(size: int) -> str:
@@ -159,20 +165,23 @@ def _candidate_files(corpus_dir: Path):
 
 def load_document_bytes(raw: bytes, name: str) -> SourceDocument:
     """Validate one file's bytes and return the document, or raise `DocumentError`."""
+    unsupported = _unsupported(name)
+    if unsupported:
+        raise DocumentError(name, unsupported)
+    contacts = not name.endswith(".md")
     if len(raw) > MAX_DOCUMENT_BYTES:
         raise DocumentError(name, _too_large(len(raw)))
     if not raw.strip():
-        raise DocumentError(name, "empty file: a document starts with a '---' line, YAML fields (id, title, kind, source_url, ...), '---', then its text", line=1)
+        what = "a 'contacts:' list" if contacts else "a '---' line, YAML fields (id, title, kind, source_url, ...), '---', then the text"
+        raise DocumentError(name, f"empty file: it should hold {what}", line=1)
     text = decode_text(raw, name)
     lines = text.count("\n") + 1
     if lines > MAX_DOCUMENT_LINES:
         raise DocumentError(name, f"file has too many lines ({lines:,}); a document can have at most {MAX_DOCUMENT_LINES:,}: split it into one file per chapter")
-    if name.endswith(".yaml") and Path(name).name == CONTACTS_FILE:
+    if contacts:
         from kb.contacts import contacts_document
 
         return contacts_document(text, name, hashlib.sha256(raw).hexdigest())
-    if not name.endswith(".md"):
-        raise DocumentError(name, f"unsupported file type {Path(name).suffix or '(none)'!r}: the corpus holds Markdown (.md) files and contacts.yaml; convert HTML, DOCX or PDF on the Editor page")
     return parse_markdown_document(text, name, hashlib.sha256(raw).hexdigest())
 
 
