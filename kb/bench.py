@@ -1,14 +1,20 @@
 """The benchmark behind `kb bench`: indexing, re-indexing, retrieval and answer latency, memory.
 
-Everything runs in one process on copies of the corpus in a temporary folder, so the served
-index is never touched. Figures are printed as lines and returned as one JSON-able dict.
+It runs on copies of the corpus in temporary folders, so the served index is never touched:
+first the shipped corpus (index, no-op and one-change re-index, latencies), then corpora 10 or
+more times its size, each in a fresh process so its peak RSS is its own. Figures are printed as
+lines and returned as one JSON-able dict.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import resource
 import shutil
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -18,11 +24,12 @@ import yaml
 from haystack import Document
 
 from kb.config import PROJECT_ROOT, Settings
+from kb.errors import KBError
 from kb.evaluation import percentile
 from kb.index.chunker import chunk_document
 from kb.index.documents import load_corpus
 from kb.index.indexer import Indexer
-from kb.index.pipelines import build_document_embedder
+from kb.index.pipelines import build_document_embedder, drop_server_collections
 from kb.service import KnowledgeBase
 
 QUESTIONS = PROJECT_ROOT / "tests" / "eval" / "dev_questions.yaml"
@@ -55,15 +62,18 @@ def scaled_corpus(source: Path, target: Path, times: int) -> None:
         shutil.copy(source / "contacts.yaml", target / "contacts.yaml")
 
 
-def run_benchmark(settings: Settings, scale: int = 10, queries: int = 200, log: Callable[[str], None] = print) -> dict:
+def run_benchmark(settings: Settings, scales: tuple[int, ...] = (10,), queries: int = 200, log: Callable[[str], None] = print) -> dict:
+    """The shipped corpus's figures, then each scale's, each scale in a process of its own."""
     work = Path(tempfile.mkdtemp(prefix="kb-bench-"))
     try:
-        return _run(settings, work, scale, queries, log)
+        result = _run(settings, work, queries, log)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    result["scales"] = [run_scale_in_subprocess(scale, queries, log) for scale in scales]
+    return result
 
 
-def _run(settings: Settings, work: Path, scale: int, queries: int, log) -> dict:
+def _run(settings: Settings, work: Path, queries: int, log) -> dict:
     corpus = work / "corpus"
     shutil.copytree(settings.corpus_dir, corpus)
     bench_settings = settings.replace(corpus_dir=corpus, data_dir=work / "data")
@@ -107,25 +117,9 @@ def _run(settings: Settings, work: Path, scale: int, queries: int, log) -> dict:
     dense = _time(lambda q: service.searcher.search(q, top_k=5, mode="dense"), qs)
     log(f"Lexical alone (SQLite FTS5 BM25): median {lexical['median']} ms; dense alone (embed + Qdrant): median {dense['median']} ms")
     service.close()
-    rss_shipped_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    log(f"Peak RSS on the shipped corpus (index, re-index, all queries): {rss_shipped_mb:.0f} MB")
-
-    big = work / "corpus-x"
-    scaled_corpus(corpus, big, scale)
-    big_settings = settings.replace(corpus_dir=big, data_dir=work / "data-x")
-    big_report = Indexer(big_settings, embedder=embedder).run()
-    big_service = KnowledgeBase(big_settings)
-    big_service.ask("warm up")
-    big_answers = _time(lambda q: big_service.ask(q), qs)
-    big_lexical = _time(lambda q: big_service.searcher.search(q, top_k=5, mode="lexical"), qs)
-    log(
-        f"At {scale}x ({big_report.chunks} chunks): full answer median {big_answers['median']} ms, p95 {big_answers['p95']} ms; "
-        f"lexical alone median {big_lexical['median']} ms"
-    )
-    big_service.close()
+    log(f"Peak RSS on the shipped corpus (index, re-index, all queries): {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
 
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    log(f"Peak RSS including the {scale}x corpus: {rss_mb:.0f} MB")
     return {
         "chunks": report.chunks,
         "model_load_s": round(load_s, 3),
@@ -139,13 +133,66 @@ def _run(settings: Settings, work: Path, scale: int, queries: int, log) -> dict:
         "answer_ms": answers,
         "lexical_ms": lexical,
         "dense_ms": dense,
-        "scale": scale,
-        "scaled_chunks": big_report.chunks,
-        "scaled_answer_ms": big_answers,
-        "scaled_lexical_ms": big_lexical,
-        "peak_rss_shipped_mb": round(rss_shipped_mb, 1),
         "peak_rss_mb": round(rss_mb, 1),
     }
+
+
+def run_scale(settings: Settings, scale: int, queries: int = 200, log: Callable[[str], None] = print) -> dict:
+    """Index `scale` copies of the corpus from nothing, then time answers.
+
+    Run it in a fresh process (as `kb bench` does) so the peak RSS is this scale's own. With
+    QDRANT_URL set, the vectors go to that server, in collections under a prefix of their own
+    that are deleted afterwards.
+    """
+    work = Path(tempfile.mkdtemp(prefix=f"kb-bench-{scale}x-"))
+    prefix = f"kb_bench_{os.getpid()}"
+    bench_settings = settings.replace(corpus_dir=work / "corpus", data_dir=work / "data", qdrant_collection=prefix)
+    service = KnowledgeBase(bench_settings)
+    try:
+        scaled_corpus(settings.corpus_dir, bench_settings.corpus_dir, scale)
+        started = time.perf_counter()
+        service.indexer.embedder  # noqa: B018  (the model loads before the index is timed)
+        load_s = time.perf_counter() - started
+        report = service.index()
+        store = f"Qdrant server {settings.qdrant_url}" if settings.qdrant_url else "Qdrant local mode"
+        log(f"{scale}x corpus ({report.chunks} chunks, {store}): full index {report.seconds:.1f} s, {report.chunks / report.seconds:.0f} chunks/s (model load {load_s:.1f} s before it)")
+        qs = _questions(queries)
+        service.ask("warm up")
+        answers = _time(service.ask, qs)
+        retrieval = _time(lambda q: service.searcher.search_scored(q, top_k=5), qs)
+        rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        log(f"{scale}x: full answer median {answers['median']} ms, p95 {answers['p95']} ms; retrieval median {retrieval['median']} ms, p95 {retrieval['p95']} ms; peak RSS {rss_mb:.0f} MB")
+        return {
+            "scale": scale,
+            "store": "server" if settings.qdrant_url else "local",
+            "documents": len(report.added),
+            "chunks": report.chunks,
+            "index_s": round(report.seconds, 2),
+            "chunks_per_s": round(report.chunks / report.seconds, 1),
+            "answer_ms": answers,
+            "retrieval_ms": retrieval,
+            "peak_rss_mb": round(rss_mb, 1),
+        }
+    finally:
+        service.close()
+        if settings.qdrant_url:
+            drop_server_collections(bench_settings, [g.name for g in service.generations.all()])
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def run_scale_in_subprocess(scale: int, queries: int, log: Callable[[str], None] = print) -> dict:
+    """`run_scale` in a fresh Python process (same environment), for a peak RSS of its own."""
+    proc = subprocess.Popen([sys.executable, "-m", "kb.cli", "bench", "--only-scale", str(scale), "--queries", str(queries)], stdout=subprocess.PIPE, text=True)
+    last = ""
+    for line in proc.stdout:
+        line = line.rstrip("\n")
+        if line.startswith("{"):
+            last = line
+        else:
+            log(line)
+    if proc.wait() != 0 or not last:
+        raise KBError(f"the {scale}x benchmark run failed (exit code {proc.returncode}); run 'kb bench --only-scale {scale}' to see why")
+    return json.loads(last)
 
 
 def _time(fn, questions: list[str]) -> dict:

@@ -258,16 +258,22 @@ def evaluate(ctx: click.Context, file: Path, as_json: bool, baselines: bool) -> 
 
 
 @main.command()
-@click.option("--scale", default=10, show_default=True, help="Size of the enlarged corpus for the scale test, as a multiple of the shipped one.")
+@click.option("--scale", "scales", type=click.IntRange(min=1), multiple=True, help="Also index a corpus this many times the shipped one and time it (repeatable; default 10).")
+@click.option("--only-scale", type=click.IntRange(min=1), help="Run only the scale test at this size, in this process.")
 @click.option("--queries", default=200, show_default=True, help="Queries to time.")
 @click.pass_context
-def bench(ctx: click.Context, scale: int, queries: int) -> None:
-    """Benchmark indexing, re-indexing, retrieval and answers; prints figures and one JSON line."""
-    from kb.bench import run_benchmark
+def bench(ctx: click.Context, scales: tuple[int, ...], only_scale: int | None, queries: int) -> None:
+    """Benchmark indexing, re-indexing, retrieval and answers; prints figures and one JSON line.
+
+    With QDRANT_URL set, the scale tests store their vectors on that server."""
+    from kb.bench import run_benchmark, run_scale
 
     settings = Settings.from_env()
-    result = run_benchmark(settings, scale=scale, queries=queries, log=lambda line: click.echo(line))
-    _emit(result)
+    echo = lambda line: click.echo(line)  # noqa: E731
+    if only_scale:
+        _emit(run_scale(settings, only_scale, queries=queries, log=echo))
+    else:
+        _emit(run_benchmark(settings, scales=scales or (10,), queries=queries, log=echo))
 
 
 @main.command()

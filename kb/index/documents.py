@@ -111,6 +111,10 @@ def load_corpus(corpus_dir: Path) -> LoadResult:
     paths: dict[str, str] = {}
     for path in sorted(_candidate_files(corpus_dir)):
         rel = path.relative_to(corpus_dir).as_posix()
+        if path.is_symlink():
+            # A link could make the index quote any file the server can read.
+            errors.append(DocumentError(rel, "is a symbolic link, which is not indexed: copy the document itself into the corpus folder"))
+            continue
         try:
             raw = _read_bounded(path, rel, paths)
             paths[rel] = hashlib.sha256(raw).hexdigest()

@@ -12,6 +12,7 @@ re-index compares the corpus with the served generation, never with a staged one
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
 import json
@@ -32,7 +33,7 @@ from kb.index.chunker import chunk_document, embed_text
 from kb.index.documents import SourceDocument, load_corpus
 from kb.index.embedding_cache import EmbeddingCache, text_key
 from kb.index.generations import GENERATION_PATTERN, Generation, GenerationStore
-from kb.index.pipelines import build_document_embedder, open_vector_store, point_alias
+from kb.index.pipelines import build_document_embedder, drop_server_collections, open_vector_store, point_alias
 
 log = logging.getLogger(__name__)
 
@@ -122,10 +123,16 @@ class Indexer:
         rolled back from) are removed first, so a rollback from this one returns to the one
         served before it.
         """
-        self.generations.drop_unserved_before(generation)
+        dropped = self.generations.drop_unserved_before(generation)
         self.generations.publish(generation)
         point_alias(self.settings, generation)
-        self.generations.prune(self.settings.keep_generations)
+        self.prune(dropped)
+
+    def prune(self, already_removed: list[str] = ()) -> list[str]:
+        """Remove the generations no longer kept (and, with a Qdrant server, their collections)."""
+        removed = [*already_removed, *self.generations.prune(self.settings.keep_generations)]
+        drop_server_collections(self.settings, removed)
+        return removed
 
     def _run_locked(self, corpus_dir: Path, progress: Progress, publish: bool) -> IndexReport:
         progress("load", 0, 1)
@@ -176,7 +183,7 @@ class Indexer:
             self.publish(generation)
         else:
             report.published = False
-            self.generations.prune(self.settings.keep_generations)  # keeps the served one and this staged one
+            self.prune()  # keeps the served one and this staged one
             log.info("index generation %s is staged; still serving %s", generation.name, report.previous_generation)
         progress("done", 1, 1)
         return report
@@ -240,6 +247,8 @@ class Indexer:
             self._fill_generation(generation, documents, records, vectors, paths, prev_docs, progress)
         except BaseException:
             shutil.rmtree(generation.path, ignore_errors=True)  # never leave half a generation behind
+            with contextlib.suppress(Exception):
+                drop_server_collections(self.settings, [generation.name])
             raise
         return generation
 

@@ -10,7 +10,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -54,8 +56,15 @@ def build_text_embedder(settings: Settings) -> SentenceTransformersTextEmbedder:
     return SentenceTransformersTextEmbedder(**_embedder_args(settings))
 
 
-def server_collection(settings: Settings, generation: Generation) -> str:
-    return f"kb_{generation.name.replace('-', '_')}"
+def server_collection(settings: Settings, generation: Generation | str) -> str:
+    """A generation's collection on a Qdrant server: `<prefix>_gen_NNNNNN`."""
+    name = generation if isinstance(generation, str) else generation.name
+    return f"{settings.qdrant_collection}_{name.replace('-', '_')}"
+
+
+def server_alias(settings: Settings) -> str:
+    """The alias that follows the served generation's collection: `<prefix>_current`."""
+    return f"{settings.qdrant_collection}_current"
 
 
 def open_vector_store(settings: Settings, generation: Generation, embedding_dim: int, create: bool = False) -> QdrantDocumentStore:
@@ -84,24 +93,43 @@ def open_vector_store(settings: Settings, generation: Generation, embedding_dim:
     return store
 
 
-def point_alias(settings: Settings, generation: Generation) -> None:
-    """With a Qdrant server, the alias `kb_current` follows the served generation's collection."""
-    if not settings.qdrant_url:
-        return
-    from qdrant_client import QdrantClient, models
+@contextlib.contextmanager
+def _server_client(settings: Settings):
+    from qdrant_client import QdrantClient
 
-    client = QdrantClient(url=settings.qdrant_url)
+    client = QdrantClient(url=settings.qdrant_url, api_key=os.environ.get("QDRANT_API_KEY") or None)
     try:
-        client.update_collection_aliases(
-            change_aliases_operations=[
-                models.DeleteAliasOperation(delete_alias=models.DeleteAlias(alias_name="kb_current")),
-                models.CreateAliasOperation(
-                    create_alias=models.CreateAlias(collection_name=server_collection(settings, generation), alias_name="kb_current")
-                ),
-            ]
-        )
+        yield client
     finally:
         client.close()
+
+
+def point_alias(settings: Settings, generation: Generation) -> None:
+    """With a Qdrant server, the alias `<prefix>_current` follows the served generation's
+    collection, switched in one request (delete and create are applied together)."""
+    if not settings.qdrant_url:
+        return
+    from qdrant_client import models
+
+    alias = server_alias(settings)
+    with _server_client(settings) as client:
+        client.update_collection_aliases(
+            change_aliases_operations=[
+                models.DeleteAliasOperation(delete_alias=models.DeleteAlias(alias_name=alias)),
+                models.CreateAliasOperation(create_alias=models.CreateAlias(collection_name=server_collection(settings, generation), alias_name=alias)),
+            ]
+        )
+
+
+def drop_server_collections(settings: Settings, generation_names: list[str]) -> None:
+    """With a Qdrant server, delete the collections of removed generations (local mode keeps
+    vectors in the generation folder, removed with it)."""
+    if not settings.qdrant_url or not generation_names:
+        return
+    with _server_client(settings) as client:
+        for name in generation_names:
+            client.delete_collection(collection_name=server_collection(settings, name))
+            log.info("deleted Qdrant collection %s", server_collection(settings, name))
 
 
 def build_dense_retriever(store: QdrantDocumentStore) -> QdrantEmbeddingRetriever:

@@ -601,3 +601,15 @@ def test_indexing_a_corpus_with_nasty_files_reports_them_serves_the_rest_and_pic
         assert service.ask("is head lice neglect?").citations[0].doc_id == "head-lice"
     finally:
         service.close()
+
+
+def test_a_symbolic_link_in_the_corpus_is_reported_not_followed(tmp_path):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    secret = tmp_path / "secret.md"
+    secret.write_text((PROJECT_ROOT / "corpus" / "head-lice.md").read_text(encoding="utf-8").replace("id: head-lice", "id: secret"), encoding="utf-8")
+    (corpus / "linked.md").symlink_to(secret)
+    shutil.copy(PROJECT_ROOT / "corpus" / "neglect.md", corpus / "neglect.md")
+    result = load_corpus(corpus)
+    assert [d.id for d in result.documents] == ["neglect"]
+    assert [(e.path, e.reason) for e in result.errors] == [("linked.md", "is a symbolic link, which is not indexed: copy the document itself into the corpus folder")]
