@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import shutil
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -54,6 +56,14 @@ def shipped_kb(tmp_path_factory):
     service.close()
 
 
+def _empty_table(path: Path, create: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    db = sqlite3.connect(path)
+    db.execute(create)
+    db.commit()
+    db.close()
+
+
 @pytest.fixture
 def make_store():
     """A function that lays out hand-made generation folders (no model, no Qdrant): complete ones,
@@ -65,7 +75,9 @@ def make_store():
         for n in sorted([*complete, *incomplete]):
             gen = store.get(f"gen-{n:06d}")
             gen.path.mkdir(parents=True)
-            gen.manifest_path.write_text('{"documents": {}, "chunk_count": 0}')
+            gen.manifest_path.write_text(json.dumps({"generation": gen.name, "documents": {}, "chunk_count": 0}))
+            _empty_table(gen.chunks_db, "CREATE TABLE chunks (id TEXT PRIMARY KEY, text TEXT)")
+            _empty_table(gen.qdrant_path / "collection" / "chunks" / "storage.sqlite", "CREATE TABLE points (id TEXT PRIMARY KEY, point BLOB)")
             if n in complete:
                 store.mark_complete(gen)
         if current is not None:

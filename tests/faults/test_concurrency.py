@@ -31,6 +31,7 @@ QUESTIONS = [
     "what should I do if a child tells me they are being abused",
 ]
 SWITCHES = 8
+WORKER = Path(__file__).with_name("reindex_worker.py")
 SEED = 7
 
 
@@ -146,21 +147,24 @@ def test_a_second_reindex_in_the_same_process_is_refused_clearly(settings: Setti
 def test_a_second_reindex_process_is_refused_clearly_and_the_first_completes(settings: Settings, small_corpus: Path):
     env = {**os.environ, "KB_CORPUS_DIR": str(settings.corpus_dir), "KB_DATA_DIR": str(settings.data_dir), "OPENBLAS_NUM_THREADS": "1"}
     subprocess.run([sys.executable, "-m", "kb.cli", "index"], env=env, check=True, capture_output=True, timeout=600)
-    _bulk_change(small_corpus)
-    first = subprocess.Popen([sys.executable, "-m", "kb.cli", "index", "--json"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    # The first holds the lock once it is embedding: the embedding cache starts to grow.
-    cache = settings.data_dir / "embeddings.sqlite"
-    size = cache.stat().st_size
-    deadline = time.time() + 300
-    while time.time() < deadline and first.poll() is None and cache.stat().st_size == size:
-        time.sleep(0.05)
-    assert first.poll() is None, "the first re-index ended before the second could start"
-    second = subprocess.run([sys.executable, "-m", "kb.cli", "index"], env=env, capture_output=True, text=True, timeout=600)
-    assert second.returncode != 0 and "another re-index is running" in second.stderr and "Traceback" not in second.stderr, second.stderr
+    _bulk_change(small_corpus, copies=24)
+    # Both processes load the model first, so the second asks while the first is still embedding.
+    first, second = (
+        subprocess.Popen([sys.executable, str(WORKER), *args], env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for args in ([], ["index"])
+    )
+    for proc in (first, second):
+        assert proc.stdout.readline().strip() == "ready"
+    first.stdin.write("go\n")
+    first.stdin.flush()
+    while not (line := first.stdout.readline()).split()[1:2] == ["embed"]:  # the first holds the lock
+        assert line, first.stderr.read()[-3000:]
+    out, err = second.communicate("go\n", timeout=600)
+    assert first.poll() is None, "the first re-index ended before the second asked"
+    assert second.returncode == 1 and "Traceback" not in err, err[-3000:]
+    assert err.strip() == f"Error: another re-index is running on {settings.data_dir}; wait for it to finish"
     out, err = first.communicate(timeout=600)
-    assert first.returncode == 0, err[-3000:]
-    report = json.loads(out)
-    assert report["generation"] == "gen-000002" and len(report["added"]) == 12
+    assert first.returncode == 0 and out.split()[-2:] == ["finished", "gen-000002"], err[-3000:]
     store = GenerationStore(settings.data_dir)
     assert store.current_name() == "gen-000002" and store.verify(store.current()) == []
-
+    assert len(store.current().manifest()["documents"]) == 5 + 24
