@@ -15,19 +15,7 @@ from kb.errors import DocumentError, KBError
 
 FIXTURES = Path(__file__).parent / "fixtures" / "editor"
 
-VALID = """---
-id: kite-safety
-title: Kite safety at youth clubs
-kind: guidance
-source_url: https://example.org/kites
----
-
-# Kite safety at youth clubs
-
-## Who checks the kite lines?
-
-The session leader checks every kite line before children fly the kites.
-"""
+VALID = (Path(__file__).parent / "fixtures" / "editor" / "kite-safety.md").read_text(encoding="utf-8")  # a small valid document
 
 
 @pytest.fixture

@@ -150,6 +150,21 @@ print(json.dumps({
 """
 
 
+def run_service_script(box, labels: list[str], prefix: tuple[str, ...] | list[str] = ()) -> subprocess.CompletedProcess:
+    """SERVICE_SCRIPT in the sandbox (under `prefix`, e.g. unshare -n): it must succeed."""
+    done = subprocess.run(
+        [*prefix, str(PYTHON), "-c", SERVICE_SCRIPT, json.dumps([QUESTIONS, "disclosure", labels])],
+        cwd=box.base,
+        env=box.env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-4000:]
+    return done
+
+
+
 # the sandbox: temporary home, temp, data and corpus folders, and the network guard
 
 
@@ -439,15 +454,7 @@ def service_run(tmp_path_factory):
     questions, walk the disclosure flow to an outcome. Returns (sandbox, output, labels, log)."""
     box = make_sandbox(tmp_path_factory.mktemp("privacy-service"))
     labels = walk_to_outcome()
-    done = subprocess.run(
-        [str(PYTHON), "-c", SERVICE_SCRIPT, json.dumps([QUESTIONS, "disclosure", labels])],
-        cwd=box.base,
-        env=box.env(),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert done.returncode == 0, done.stderr[-4000:]
+    done = run_service_script(box, labels)
     return box, json.loads(done.stdout.strip().splitlines()[-1]), labels, done.stderr
 
 
@@ -490,15 +497,7 @@ def test_the_service_answers_in_a_network_namespace_with_no_network(tmp_path, se
     box = make_sandbox(tmp_path)
     seed_embeddings(service_run[0], box)
     labels = walk_to_outcome()
-    done = subprocess.run(
-        ["unshare", "-n", str(PYTHON), "-c", SERVICE_SCRIPT, json.dumps([QUESTIONS, "disclosure", labels])],
-        cwd=box.base,
-        env=box.env(),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert done.returncode == 0, done.stderr[-4000:]
+    done = run_service_script(box, labels, prefix=["unshare", "-n"])
     assert_answered_and_walked(json.loads(done.stdout.strip().splitlines()[-1]), labels)
     assert box.outbound() == [], describe_outbound(box.outbound())
 

@@ -38,19 +38,7 @@ FIXTURES = Path(__file__).parent / "fixtures" / "editor"
 MB = 1024 * 1024
 CORPUS_DOCS = ["README.md", "contacts.yaml", "head-lice.md", "responding-to-a-disclosure.md"]
 
-VALID = """---
-id: kite-safety
-title: Kite safety at youth clubs
-kind: guidance
-source_url: https://example.org/kites
----
-
-# Kite safety at youth clubs
-
-## Who checks the kite lines?
-
-The session leader checks every kite line before children fly the kites.
-"""
+VALID = (Path(__file__).parent / "fixtures" / "editor" / "kite-safety.md").read_text(encoding="utf-8")  # a small valid document
 
 
 # the playing field: a real corpus nested inside the snapshotted tree, so "../.." lands where we look
