@@ -28,6 +28,10 @@ class DocumentError(KBError):
         return {"file": self.path, "line": self.line, "field": self.field, "reason": self.reason}
 
 
+class EditorError(KBError):
+    """An editor operation was refused: an unsafe name, a file too big, a type that is not accepted."""
+
+
 class IndexNotReadyError(KBError):
     """There is no index generation to search yet."""
 

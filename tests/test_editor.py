@@ -10,8 +10,7 @@ import pytest
 
 from kb import editor
 from kb.config import Settings
-from kb.editor import EditorError
-from kb.errors import DocumentError, KBError
+from kb.errors import DocumentError, EditorError, KBError
 
 FIXTURES = Path(__file__).parent / "fixtures" / "editor"
 
