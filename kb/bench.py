@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import resource
 import shutil
 import statistics
@@ -46,7 +47,10 @@ def _questions(n: int) -> list[str]:
 
 
 def scaled_corpus(source: Path, target: Path, times: int) -> None:
-    """`times` copies of every document under new ids (the contacts file once)."""
+    """`times` copies of every document under new ids and titles (the contacts file once).
+
+    The title is part of every chunk's embedded text, so each copy is embedded afresh, as a
+    corpus of that many different documents would be."""
     target.mkdir(parents=True)
     for path in sorted(source.glob("*.md")):
         if path.name == "README.md":
@@ -54,12 +58,28 @@ def scaled_corpus(source: Path, target: Path, times: int) -> None:
         text = path.read_text(encoding="utf-8")
         for i in range(times):
             doc_id = path.stem if i == 0 else f"{path.stem}-copy-{i}"
-            copy = text.replace(f"\nid: {path.stem}\n", f"\nid: {doc_id}\n", 1) if i else text
+            copy = text
             if i:
+                copy = copy.replace(f"\nid: {path.stem}\n", f"\nid: {doc_id}\n", 1)
+                copy = re.sub(r"^title: (.*)$", lambda m, i=i: f"title: {_copy_title(m.group(1), i)}", copy, count=1, flags=re.MULTILINE)
                 copy = copy.replace("\n# ", f"\n# (copy {i}) ", 1)
             (target / f"{doc_id}.md").write_text(copy, encoding="utf-8")
     if (source / "contacts.yaml").exists():
         shutil.copy(source / "contacts.yaml", target / "contacts.yaml")
+
+
+def _copy_title(title: str, i: int) -> str:
+    quoted = title[:1] in "'\"" and title[-1:] == title[:1]
+    inner = title[1:-1] if quoted else title
+    return f"{title[0]}{inner} (copy {i}){title[0]}" if quoted else f"{inner} (copy {i})"
+
+
+def _rss_now_mb() -> float:
+    """This process's resident memory now (not its peak), from /proc."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
 
 
 def run_benchmark(settings: Settings, scales: tuple[int, ...] = (10,), queries: int = 200, log: Callable[[str], None] = print) -> dict:
@@ -154,6 +174,7 @@ def run_scale(settings: Settings, scale: int, queries: int = 200, log: Callable[
         service.indexer.embedder  # noqa: B018  (the model loads before the index is timed)
         load_s = time.perf_counter() - started
         report = service.index()
+        peak_index_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         store = f"Qdrant server {settings.qdrant_url}" if settings.qdrant_url else "Qdrant local mode"
         log(f"{scale}x corpus ({report.chunks} chunks, {store}): full index {report.seconds:.1f} s, {report.chunks / report.seconds:.0f} chunks/s (model load {load_s:.1f} s before it)")
         qs = _questions(queries)
@@ -161,7 +182,9 @@ def run_scale(settings: Settings, scale: int, queries: int = 200, log: Callable[
         answers = _time(service.ask, qs)
         retrieval = _time(lambda q: service.searcher.search_scored(q, top_k=5), qs)
         rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        log(f"{scale}x: full answer median {answers['median']} ms, p95 {answers['p95']} ms; retrieval median {retrieval['median']} ms, p95 {retrieval['p95']} ms; peak RSS {rss_mb:.0f} MB")
+        serving_mb = _rss_now_mb()
+        log(f"{scale}x: full answer median {answers['median']} ms, p95 {answers['p95']} ms; retrieval median {retrieval['median']} ms, p95 {retrieval['p95']} ms")
+        log(f"{scale}x: peak RSS {rss_mb:.0f} MB (while indexing {peak_index_mb:.0f} MB); RSS while serving {serving_mb:.0f} MB")
         return {
             "scale": scale,
             "store": "server" if settings.qdrant_url else "local",
@@ -172,6 +195,8 @@ def run_scale(settings: Settings, scale: int, queries: int = 200, log: Callable[
             "answer_ms": answers,
             "retrieval_ms": retrieval,
             "peak_rss_mb": round(rss_mb, 1),
+            "peak_rss_indexing_mb": round(peak_index_mb, 1),
+            "rss_serving_mb": round(serving_mb, 1),
         }
     finally:
         service.close()

@@ -66,13 +66,13 @@ def upload_extension(filename: str) -> str:
     """The upload's extension, lower case without the dot, refused unless it is one of UPLOAD_TYPES."""
     ext = Path(str(filename or "").strip()).suffix.lower().lstrip(".")
     if ext not in UPLOAD_TYPES:
-        raise EditorError(f"{_shown(str(filename or ''))}: file type {('.' + ext) if ext else '(none)'!r} is not accepted: upload {ACCEPTED}")
+        raise EditorError(f"{quoted_name(str(filename or ''))}: file type {('.' + ext) if ext else '(none)'!r} is not accepted: upload {ACCEPTED}")
     return ext
 
 
 def detect_type(filename: str, data: bytes) -> str:
     """The upload's type, checked by its extension and by its content; a mismatch is refused."""
-    shown = _shown(str(filename))
+    shown = quoted_name(str(filename))
     ext = upload_extension(filename)
     looks_pdf = b"%PDF-" in data[:1024]
     looks_zip = data.startswith(b"PK\x03\x04")
@@ -87,7 +87,7 @@ def detect_type(filename: str, data: bytes) -> str:
     if looks_pdf or looks_zip:
         kind = "a PDF" if looks_pdf else "a Word or zip"
         raise EditorError(f"{shown} is named .{ext} but is {kind} file: upload it with its real extension (.pdf or .docx)")
-    text = _upload_text(data, str(filename), ext)
+    text = upload_text(data, str(filename), ext)
     if ext in ("html", "htm"):
         if not re.search(r"<\s*(?:!doctype\s+html|html|head|body|p|h[1-6]|div|ul|ol|table|section|article|main)\b", text, re.IGNORECASE):
             raise EditorError(f"{shown} is named .{ext} but has no HTML tags in it: upload it as Markdown (.md), or save the web page as HTML")
@@ -106,10 +106,10 @@ def _zip_has(data: bytes, member: str) -> bool:
 # text decoding
 
 
-def _upload_text(data: bytes, filename: str, ext: str) -> str:
+def upload_text(data: bytes, filename: str, ext: str) -> str:
     """An uploaded Markdown or HTML file's text: UTF-8 (or UTF-16/32 with a byte-order mark), with
     no control characters; binary files and UTF-16 without a byte-order mark are refused."""
-    shown = _shown(filename)
+    shown = quoted_name(filename)
     codec = next((codec for bom, codec in TEXT_BOMS if data.startswith(bom)), None)
     if codec:
         try:
@@ -156,11 +156,11 @@ def _decode_html(data: bytes, filename: str) -> str:
     except LookupError:
         codec = ""
     if codec not in HTML_CHARSETS:
-        raise EditorError(f"{_shown(filename)} is not UTF-8, and its character set {declared!r} is not accepted: save it as UTF-8 (or Windows-1252 or ISO-8859-1)")
+        raise EditorError(f"{quoted_name(filename)} is not UTF-8, and its character set {declared!r} is not accepted: save it as UTF-8 (or Windows-1252 or ISO-8859-1)")
     try:
         return data.decode(codec)
     except UnicodeDecodeError as exc:
-        raise EditorError(f"{_shown(filename)} is not valid {declared} text (byte {exc.start}): save it as UTF-8") from exc
+        raise EditorError(f"{quoted_name(filename)} is not valid {declared} text (byte {exc.start}): save it as UTF-8") from exc
 
 
 # HTML
@@ -269,7 +269,7 @@ class _MarkdownFromHTML:
             self._text.append(data)
 
     def _flush_cell(self) -> None:
-        text = _escape_inline(" ".join("".join(self._text).split()))
+        text = escape_inline(" ".join("".join(self._text).split()))
         self._text = []
         if text and self._cells is not None:
             self._cells.append(text)
@@ -285,9 +285,9 @@ class _MarkdownFromHTML:
         if not text:
             return
         if prefix.startswith("#"):
-            text = _escape_inline(text.replace("#", "").strip() or text)
+            text = escape_inline(text.replace("#", "").strip() or text)
         else:
-            text = _escape_block_start(_escape_inline(text))
+            text = _escape_block_start(escape_inline(text))
         block = prefix + text
         self._emit(block)
 
@@ -348,7 +348,7 @@ def html_to_markdown(text: str) -> tuple[str, str]:
     body = "\n\n".join(converter.blocks).strip()
     if not body:
         raise EditorError("the HTML page has no headings, paragraphs or lists to convert")
-    title = _plain_title(_first_heading(body)) or " ".join(converter.title.split())
+    title = plain_title(first_heading(body)) or " ".join(converter.title.split())
     return title, body + "\n"
 
 
@@ -366,7 +366,7 @@ def docx_to_markdown(data: bytes, filename: str = "document.docx") -> tuple[str,
     try:
         document = docx.Document(io.BytesIO(unpacked))
     except Exception as exc:  # python-docx raises several unrelated types for a broken file
-        raise EditorError(f"{_shown(filename)} could not be read as a Word document: {exc}: open it in Word and save it again as .docx") from exc
+        raise EditorError(f"{quoted_name(filename)} could not be read as a Word document: {exc}: open it in Word and save it again as .docx") from exc
     blocks: list[tuple[str, str]] = []  # (kind, Markdown): consecutive items of one kind make one list
     title = ""
     for item in document.iter_inner_content():
@@ -375,7 +375,7 @@ def docx_to_markdown(data: bytes, filename: str = "document.docx") -> tuple[str,
             for row in item.rows:
                 cells: list[str] = []
                 for cell in row.cells:
-                    text = _escape_inline(" ".join(cell.text.split()))
+                    text = escape_inline(" ".join(cell.text.split()))
                     if text and (not cells or cells[-1] != text):  # merged cells repeat their text
                         cells.append(text)
                 if cells:
@@ -391,14 +391,14 @@ def docx_to_markdown(data: bytes, filename: str = "document.docx") -> tuple[str,
         if style == "Title" or level:
             text = text.replace("#", "").strip() or text
             level = level or 1
-            blocks.append(("heading", "#" * min(level, 6) + " " + _escape_inline(text)))
+            blocks.append(("heading", "#" * min(level, 6) + " " + escape_inline(text)))
             title = title or text
         elif style.startswith("List Number"):
-            blocks.append(("ol", "1. " + _escape_block_start(_escape_inline(text))))
+            blocks.append(("ol", "1. " + _escape_block_start(escape_inline(text))))
         elif style.startswith("List"):
-            blocks.append(("ul", "- " + _escape_block_start(_escape_inline(text))))
+            blocks.append(("ul", "- " + _escape_block_start(escape_inline(text))))
         else:
-            blocks.append(("p", _escape_block_start(_escape_inline(text))))
+            blocks.append(("p", _escape_block_start(escape_inline(text))))
     merged: list[tuple[str, str]] = []
     for kind, text in blocks:
         if merged and kind in ("ol", "ul") and merged[-1][0] == kind:
@@ -407,7 +407,7 @@ def docx_to_markdown(data: bytes, filename: str = "document.docx") -> tuple[str,
             merged.append((kind, text))
     body = "\n\n".join(text for _kind, text in merged).strip()
     if not body:
-        raise EditorError(f"{_shown(filename)} has no text to convert: check it is not only images")
+        raise EditorError(f"{quoted_name(filename)} has no text to convert: check it is not only images")
     return title, body + "\n"
 
 
@@ -420,7 +420,7 @@ def _unpacked_docx(data: bytes, filename: str) -> bytes:
     size (a part whose data runs on fails its checksum), so a directory that lies cannot make this
     unpack more than MAX_DOCX_UNPACKED_BYTES; python-docx never sees the original compressed data.
     """
-    shown = _shown(filename)
+    shown = quoted_name(filename)
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
     except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
@@ -444,10 +444,10 @@ def _unpacked_docx(data: bytes, filename: str) -> bytes:
             if part.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
                 raise EditorError(f"{shown} is packed in a way Word never uses (method {part.compress_type}): open it in Word and save it again as .docx")
             if part.header_offset + part.compress_size > len(data):
-                raise EditorError(f"{shown} is damaged: part {_snippet(part.filename)} claims {part.compress_size:,} packed bytes, more than the file holds")
+                raise EditorError(f"{shown} is damaged: part {quoted_snippet(part.filename)} claims {part.compress_size:,} packed bytes, more than the file holds")
             if part.file_size >= DOCX_RATIO_CHECKED_FROM and part.file_size > MAX_DOCX_RATIO * max(part.compress_size, 1):
                 raise EditorError(
-                    f"{shown} part {_snippet(part.filename)} would unpack from {part.compress_size:,} to {part.file_size:,} bytes, "
+                    f"{shown} part {quoted_snippet(part.filename)} would unpack from {part.compress_size:,} to {part.file_size:,} bytes, "
                     f"more than {MAX_DOCX_RATIO} times; Word's files pack far less, so it looks like a zip bomb and was not opened"
                 )
         repacked = io.BytesIO()
@@ -479,7 +479,7 @@ def pdf_to_markdown(data: bytes, filename: str = "document.pdf") -> tuple[str, s
         from pypdf.errors import LimitReachedError
     except ImportError as exc:  # pragma: no cover - an optional dependency
         raise EditorError("converting PDF files needs the package pypdf (pip install pypdf)") from exc
-    shown = _shown(filename)
+    shown = quoted_name(filename)
     try:
         with _pdf_limits():
             reader = PdfReader(io.BytesIO(data))
@@ -512,7 +512,7 @@ def pdf_to_markdown(data: bytes, filename: str = "document.pdf") -> tuple[str, s
         for para in re.split(r"\n\s*\n", page.replace("\r", "\n")):
             text = " ".join(para.split())
             if text:
-                paragraphs.append(_escape_block_start(_escape_inline(text)))
+                paragraphs.append(_escape_block_start(escape_inline(text)))
     if not paragraphs:
         raise EditorError(f"{shown} has no text layer (a scanned image?): the assistant can only use documents with real text")
     title = " ".join(str(meta_title).split())
@@ -531,7 +531,7 @@ def _pdf_limits() -> contextlib.AbstractContextManager:
 # text helpers
 
 
-def _first_heading(markdown: str) -> str:
+def first_heading(markdown: str) -> str:
     for line in markdown.split("\n"):
         m = re.match(r"^#{1,6}\s+(.+?)\s*#*\s*$", line)
         if m:
@@ -539,28 +539,28 @@ def _first_heading(markdown: str) -> str:
     return ""
 
 
-def _title_from_name(name: str) -> str:
+def title_from_name(name: str) -> str:
     return Path(name).stem.replace("-", " ").capitalize()
 
 
-def _plain_title(text: str) -> str:
+def plain_title(text: str) -> str:
     """A title for the front matter: Markdown escapes undone, anything tag-like left out."""
     text = re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", text or "")
     text = re.sub(r"<[A-Za-z!/?][^<>]*>?", " ", text)
     return " ".join(CONTROL_CHARACTER.sub("", text).split())
 
 
-def _shown(text: str, limit: int = 80) -> str:
+def quoted_name(text: str, limit: int = 80) -> str:
     """A file name quoted in a message: control and direction characters escaped (by repr), long names cut."""
     return repr(text if len(text) <= limit else text[:limit] + "…")
 
 
-def _snippet(text: str, limit: int = 40) -> str:
+def quoted_snippet(text: str, limit: int = 40) -> str:
     first = text.strip().split("\n")[0]
     return repr(first if len(first) <= limit else first[:limit] + "…")
 
 
-def _escape_inline(text: str) -> str:
+def escape_inline(text: str) -> str:
     """Converted text kept as text in Markdown: no raw HTML, autolink, link or entity can form in it,
     and control characters are dropped."""
     text = CONTROL_CHARACTER.sub("", text).replace("\\", "\\\\").replace("<", "\\<").replace("[", "\\[")

@@ -32,18 +32,18 @@ from kb.convert import (
     CONTROL_CHARACTER,
     MB,
     TEXT_BOMS,
-    _escape_inline,
-    _first_heading,
-    _plain_title,
-    _shown,
-    _snippet,
-    _title_from_name,
-    _upload_text,
     detect_type,
     docx_to_markdown,
+    escape_inline,
+    first_heading,
     html_to_markdown,
     pdf_to_markdown,
+    plain_title,
+    quoted_name,
+    quoted_snippet,
+    title_from_name,
     upload_extension,
+    upload_text,
 )
 from kb.convert import UPLOAD_TYPES as UPLOAD_TYPES  # re-exported: the Editor page's uploader offers these
 from kb.errors import DocumentError, EditorError
@@ -120,7 +120,7 @@ def upload_name(filename: str) -> str:
     raw = str(filename or "").strip()
     if not raw:
         raise EditorError("the uploaded file has no name: give it one such as 'making-a-referral.md'")
-    shown = _shown(raw)
+    shown = quoted_name(raw)
     if len(raw) > MAX_NAME_CHARS:
         raise EditorError(f"file name {shown} is {len(raw):,} characters long; the limit is {MAX_NAME_CHARS}: rename it, e.g. 'making-a-referral.md'")
     if any(unicodedata.category(c) == "Cc" for c in raw):
@@ -167,7 +167,7 @@ def document_path(settings: Settings, name: str) -> Path:
 
 def prepare_upload(settings: Settings, filename: str, data: bytes) -> Preview:
     """Check an uploaded file and convert it to Markdown with front matter; nothing is written."""
-    shown = _shown(str(filename))
+    shown = quoted_name(str(filename))
     if len(data) > MAX_UPLOAD_BYTES:
         raise EditorError(
             f"{shown} is {len(data):,} bytes ({len(data) / MB:.1f} MB); the limit is {MAX_UPLOAD_BYTES // MB} MB ({MAX_UPLOAD_BYTES:,} bytes): "
@@ -182,24 +182,24 @@ def prepare_upload(settings: Settings, filename: str, data: bytes) -> Preview:
     if kind in ("md", "html") and any(data.startswith(bom) for bom, _codec in TEXT_BOMS):
         notes.append("The file was saved as UTF-16 or UTF-32; it will be saved as UTF-8.")
     if kind == "md":
-        text = _upload_text(data, str(filename), kind)
+        text = upload_text(data, str(filename), kind)
         if text.startswith("---\n"):
             markdown = text
         else:
             body = text.strip()
-            markdown = front_matter_template(name, _plain_title(_first_heading(body)) or _title_from_name(name)) + "\n" + body + "\n"
+            markdown = front_matter_template(name, plain_title(first_heading(body)) or title_from_name(name)) + "\n" + body + "\n"
             notes.append("The file had no front matter; a template was added at the top.")
     else:
         if kind == "html":
-            title, body = html_to_markdown(_upload_text(data, str(filename), kind))
+            title, body = html_to_markdown(upload_text(data, str(filename), kind))
         elif kind == "docx":
             title, body = docx_to_markdown(data, filename)
         else:
             title, body = pdf_to_markdown(data, filename)
             notes.append("PDF text has no headings: add '## ' headings (ideally as questions) so each section can be found and cited.")
-        title = _plain_title(title) or _title_from_name(name)
+        title = plain_title(title) or title_from_name(name)
         if not body.lstrip().startswith("# "):
-            body = f"# {_escape_inline(title)}\n\n{body}"
+            body = f"# {escape_inline(title)}\n\n{body}"
         markdown = front_matter_template(name, title) + "\n" + body.strip() + "\n"
         notes.append(f"Converted from {kind.upper()}: check the headings, lists and wording against the original.")
     if SOURCE_URL_PLACEHOLDER in markdown:
@@ -288,16 +288,16 @@ def markup_problems(text: str) -> list[str]:
     for token in _markup_parser().parse(text):
         line = token.map[0] + 1 if token.map else 0
         if token.type == "html_block":
-            problems.append(f"line {line}: raw HTML {_snippet(token.content)}")
+            problems.append(f"line {line}: raw HTML {quoted_snippet(token.content)}")
         for child in token.children or []:
             if child.type == "html_inline":
-                problems.append(f"line {line}: raw HTML {_snippet(child.content)}")
+                problems.append(f"line {line}: raw HTML {quoted_snippet(child.content)}")
             elif child.type == "text" and (tag := re.search(r"<[A-Za-z/!?].*", child.content)):  # text_special holds escaped '\<' and '&lt;'
-                problems.append(f"line {line}: raw HTML {_snippet(tag.group())}")
+                problems.append(f"line {line}: raw HTML {quoted_snippet(tag.group())}")
             elif child.type in ("link_open", "image"):
                 url = str(child.attrGet("href") or child.attrGet("src") or "")
                 if not _safe_link(url):
-                    problems.append(f"line {line}: a link to {_snippet(url)}")
+                    problems.append(f"line {line}: a link to {quoted_snippet(url)}")
     return problems
 
 
@@ -318,7 +318,7 @@ def _safe_link(url: str) -> bool:
 
 def _field_problems(doc: SourceDocument) -> list[str]:
     fields = {"title": doc.title, "publisher": doc.publisher, "edition": doc.edition, "version": doc.version, "scope": " ".join(doc.scope)}
-    return [f"field {field!r} has HTML in it ({_snippet(m.group())})" for field, value in fields.items() if (m := re.search(r"<[A-Za-z!/?][^>]*>?", value))]
+    return [f"field {field!r} has HTML in it ({quoted_snippet(m.group())})" for field, value in fields.items() if (m := re.search(r"<[A-Za-z!/?][^>]*>?", value))]
 
 
 def write_document(settings: Settings, name: str, text: str) -> SavedDocument:

@@ -64,6 +64,16 @@ class EmbeddingCache:
                 found[key] = array("f", blob).tolist()
         return found
 
+    def known(self, keys: set[str]) -> set[str]:
+        """Which of `keys` the cache holds (without reading their vectors)."""
+        found: set[str] = set()
+        ordered = list(keys)
+        for start in range(0, len(ordered), 500):
+            batch = ordered[start : start + 500]
+            marks = ",".join("?" * len(batch))
+            found.update(k for (k,) in self._db.execute(f"SELECT key FROM embeddings WHERE model = ? AND key IN ({marks})", [self.model, *batch]))
+        return found
+
     def put_many(self, items: dict[str, list[float]]) -> None:
         with self._db:
             self._db.executemany(
@@ -73,3 +83,9 @@ class EmbeddingCache:
 
     def close(self) -> None:
         self._db.close()
+
+    def __enter__(self) -> EmbeddingCache:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()

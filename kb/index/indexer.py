@@ -33,12 +33,13 @@ from kb.index.chunker import chunk_document, embed_text
 from kb.index.documents import SourceDocument, load_corpus
 from kb.index.embedding_cache import EmbeddingCache, text_key
 from kb.index.generations import GENERATION_PATTERN, Generation, GenerationStore
-from kb.index.pipelines import build_document_embedder, drop_server_collections, open_vector_store, point_alias
+from kb.index.pipelines import SIMILARITY, build_document_embedder, drop_server_collections, open_vector_store, point_alias
 
 log = logging.getLogger(__name__)
 
 Progress = Callable[[str, int, int], None]
 DOCS_PER_STEP = 64  # chunks embedded between two progress reports
+WRITE_BATCH = 512  # chunks written to the vector store at a time
 
 
 @dataclass
@@ -66,6 +67,21 @@ class IndexReport:
 
     def as_dict(self) -> dict:
         return asdict(self)
+
+
+class _CachedVectors:
+    """The vectors of a re-index's chunks, read from the embedding cache a batch at a time."""
+
+    def __init__(self, cache: EmbeddingCache, keys: dict[str, str]):
+        self.cache = cache
+        self.keys = keys
+
+    def get(self, records: list[dict]) -> dict[str, list[float]]:
+        found = self.cache.get_many([self.keys[r["chunk_id"]] for r in records])
+        return {r["chunk_id"]: found[self.keys[r["chunk_id"]]] for r in records}
+
+    def dimension(self, records: list[dict]) -> int:
+        return len(next(iter(self.get(records[:1]).values()))) if records else 384
 
 
 def section_hashes(records: list[dict]) -> dict[str, str]:
@@ -170,8 +186,9 @@ class Indexer:
 
         records = [c.record() for doc in documents for c in chunk_document(doc, self.settings.chunk_max_chars)]
         records += [r for doc_id in sorted(carried) for r in carried[doc_id]]
-        vectors = self._embed(records, progress, report)
-        generation = self._write_generation(documents, records, vectors, loaded.paths, prev_docs, progress)
+        with EmbeddingCache(self.settings.data_dir / "embeddings.sqlite", self.settings.embed_model) as cache:
+            keys = self._embed(records, cache, progress, report)
+            generation = self._write_generation(documents, records, _CachedVectors(cache, keys), loaded.paths, prev_docs, progress)
 
         new_sections = section_hashes(records)
         old_sections: dict[str, str] = prev_manifest.get("sections", {})
@@ -219,27 +236,22 @@ class Indexer:
                 log.warning("%s is invalid; keeping its previously indexed version", error.path)
         return carried
 
-    def _embed(self, records: list[dict], progress: Progress, report: IndexReport) -> dict[str, list[float]]:
-        """chunk id -> vector; only text the embedding cache has not seen is embedded."""
-        cache = EmbeddingCache(self.settings.data_dir / "embeddings.sqlite", self.settings.embed_model)
-        try:
-            texts = {r["chunk_id"]: embed_text(r["title"], r["heading_path"], r["text"]) for r in records}
-            keys = {cid: text_key(text) for cid, text in texts.items()}
-            cached = cache.get_many(list(set(keys.values())))
-            missing = list({keys[cid]: cid for cid in texts if keys[cid] not in cached}.values())  # identical texts embed once
-            total = len(missing)
-            progress("embed", 0, total)
-            for start in range(0, total, DOCS_PER_STEP):
-                batch = missing[start : start + DOCS_PER_STEP]
-                out = self.embedder.run(documents=[Document(content=texts[cid]) for cid in batch])["documents"]
-                fresh = {keys[cid]: d.embedding for cid, d in zip(batch, out, strict=True)}
-                cache.put_many(fresh)
-                cached.update(fresh)
-                progress("embed", min(start + len(batch), total), total)
-            report.embedded = total
-            return {cid: cached[key] for cid, key in keys.items()}
-        finally:
-            cache.close()
+    def _embed(self, records: list[dict], cache: EmbeddingCache, progress: Progress, report: IndexReport) -> dict[str, str]:
+        """chunk id -> its embedding's key in the cache; text the cache has not seen is embedded
+        and stored there first. Vectors are not kept in memory: the store is written from the cache."""
+        texts = {r["chunk_id"]: embed_text(r["title"], r["heading_path"], r["text"]) for r in records}
+        keys = {cid: text_key(text) for cid, text in texts.items()}
+        known = cache.known(set(keys.values()))
+        missing = list({keys[cid]: cid for cid in texts if keys[cid] not in known}.values())  # identical texts embed once
+        total = len(missing)
+        progress("embed", 0, total)
+        for start in range(0, total, DOCS_PER_STEP):
+            batch = missing[start : start + DOCS_PER_STEP]
+            out = self.embedder.run(documents=[Document(content=texts[cid]) for cid in batch])["documents"]
+            cache.put_many({keys[cid]: d.embedding for cid, d in zip(batch, out, strict=True)})
+            progress("embed", min(start + len(batch), total), total)
+        report.embedded = total
+        return keys
 
     def _write_generation(self, documents, records, vectors, paths, prev_docs, progress) -> Generation:
         generation = self.generations.new_generation()
@@ -255,15 +267,15 @@ class Indexer:
     def _fill_generation(self, generation: Generation, documents, records, vectors, paths, prev_docs, progress) -> None:
         progress("store", 0, 1)
         write_chunk_db(generation.chunks_db, records)
-        points = [
-            Document(id=r["chunk_id"], content=r["text"], meta={k: v for k, v in r.items() if k != "text"}, embedding=vectors[r["chunk_id"]])
-            for r in records
-        ]
-        dim = len(points[0].embedding) if points else 384
+        dim = vectors.dimension(records)
         store = open_vector_store(self.settings, generation, dim, create=True)
         try:
-            if points:
-                store.write_documents(points)
+            for start in range(0, len(records), WRITE_BATCH):  # a batch of vectors in memory at a time
+                batch = records[start : start + WRITE_BATCH]
+                found = vectors.get(batch)
+                store.write_documents(
+                    [Document(id=r["chunk_id"], content=r["text"], meta={k: v for k, v in r.items() if k != "text"}, embedding=found[r["chunk_id"]]) for r in batch]
+                )
         finally:
             store.close()
         docs_manifest = {
@@ -278,8 +290,9 @@ class Indexer:
             "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "model": self.settings.embed_model,
             "embedding_dim": dim,
+            "similarity": SIMILARITY,
             "chunk_max_chars": self.settings.chunk_max_chars,
-            "chunk_count": len(points),
+            "chunk_count": len(records),
             "documents": docs_manifest,
             "sections": section_hashes(records),
             "files": paths,

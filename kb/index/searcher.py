@@ -98,7 +98,7 @@ class _OpenGeneration:
     def __init__(self, settings: Settings, generation: Generation):
         self.generation = generation
         self.manifest = generation.manifest()
-        self.store = open_vector_store(settings, generation, self.manifest.get("embedding_dim", 384))
+        self.store = open_vector_store(settings, generation, self.manifest.get("embedding_dim", 384), similarity=self.manifest.get("similarity", "cosine"))
         self.users = 0
         self.retired = False
         try:
