@@ -125,6 +125,9 @@ def ask(ctx: click.Context, question: str | None, batch, as_json: bool, persona:
         raise click.UsageError("give either a QUESTION or --batch FILE")
     service = _kb(ctx)
     service.ensure_index()
+    problem = service.index_problem()
+    if problem:
+        click.echo(f"Warning: {problem}", err=True)
     questions = [question] if batch is None else [line.rstrip("\n") for line in batch if line.strip()]
     for q in questions:
         try:

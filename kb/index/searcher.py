@@ -185,6 +185,7 @@ class Searcher:
     def _serving(self) -> _OpenGeneration:
         wanted = self.generations.current_name()
         if self._open is not None and self._open.name == wanted:
+            self.problem = None  # serving what CURRENT names (again, after a rollback past a damaged one)
             return self._open
         key = wanted or ""
         if key not in self._failed:
@@ -223,7 +224,7 @@ class Searcher:
     def _switch_to(self, generation: Generation) -> None:
         problems = self.generations.verify(generation, local_vectors=not self.settings.qdrant_url)
         if problems:
-            raise IndexDamagedError("; ".join(problems))
+            raise IndexDamagedError(f"index generation {generation.name} is damaged: {'; '.join(problems)}")
         opened = _OpenGeneration(self.settings, generation)
         old, self._open = self._open, opened
         if old is not None:

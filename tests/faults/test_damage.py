@@ -118,6 +118,16 @@ def test_a_missing_current_pointer_serves_the_newest_whole_generation(damaged_co
         kb.close()
 
 
+def test_the_command_line_warns_when_it_answers_from_an_earlier_generation(damaged_copy):
+    settings, first, _second = damaged_copy
+    _garble(settings.data_dir / SERVED / "chunks.sqlite")
+    env = {**os.environ, "KB_CORPUS_DIR": str(settings.corpus_dir), "KB_DATA_DIR": str(settings.data_dir)}
+    out = subprocess.run([sys.executable, "-m", "kb.cli", "ask", QUESTIONS[0]], env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert out.stderr.startswith("Warning: index generation gen-000002 is damaged") and "earlier index generation gen-000001" in out.stderr
+    assert first[0][1] in out.stdout  # the answer gen-000001 gives
+
+
 def test_with_no_whole_generation_left_the_user_is_told_to_rebuild(damaged_copy):
     settings, _first, second = damaged_copy
     for gen in ("gen-000001", "gen-000002"):
