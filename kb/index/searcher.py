@@ -202,7 +202,7 @@ class Searcher:
             if self.generations.current_name() != wanted:  # a re-index moved CURRENT meanwhile (and may have pruned `wanted`)
                 del self._failed[key]
                 return self._serving()
-            log.error("%s", self._failed[key])
+            log.info("%s", self._failed[key])  # users see it in `problem`: every page, kb ask, kb status
         return self._fallback(self._failed[key])
 
     def _fallback(self, why: str) -> _OpenGeneration:
