@@ -81,6 +81,8 @@ def index(ctx: click.Context, corpus: Path | None, as_json: bool, stage: bool, p
         f"Indexed {report.chunks} chunks in {report.seconds:.1f}s: {len(report.added)} added, {len(report.changed)} changed, "
         f"{len(report.removed)} removed, {len(report.unchanged)} unchanged; {report.embedded} chunks embedded. {serving}"
     )
+    if report.recovered_from:
+        click.echo(f"Rebuilt the whole index, because {report.recovered_from}.", err=True)
     for label, items in (("Added", report.added), ("Changed", report.changed), ("Removed", report.removed)):
         if items:
             click.echo(f"{label}: {', '.join(items)}")

@@ -211,14 +211,14 @@ class Indexer:
         try:
             gen = self.generations.current()
         except IndexDamagedError as exc:
-            log.error("%s; rebuilding the whole index", exc)
+            log.info("%s; rebuilding the whole index", exc)
             return None, str(exc)
         except IndexNotReadyError:
             return None, None
         problems = self.generations.verify(gen, local_vectors=not self.settings.qdrant_url)
         if problems:
             why = f"the served index generation {gen.name} is damaged: {'; '.join(problems)}"
-            log.error("%s; rebuilding the whole index", why)
+            log.info("%s; rebuilding the whole index", why)  # the report says so: recovered_from
             return None, why
         return gen, None
 
