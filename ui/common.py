@@ -57,7 +57,12 @@ def get_kb() -> KnowledgeBase | None:
         st.error(f"The assistant cannot start: {md_text(str(exc))}")
         return None
     if problem:
-        st.warning(f"The index needs attention: {md_text(problem)} Tell whoever looks after this assistant.", icon=":material/warning:")
+        st.warning(
+            "The newest version of the procedures could not be opened, so answers come from the version before it. "
+            "Please tell whoever looks after this assistant.",
+            icon=":material/warning:",
+        )
+        st.caption(f"For them: {md_text(problem)}")
     return kb
 
 

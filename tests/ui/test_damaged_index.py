@@ -41,8 +41,12 @@ def damaged_env(tmp_path, small_index, monkeypatch):
 def test_the_ask_page_warns_about_a_damaged_index_and_still_answers(damaged_env):
     at = AppTest.from_file(str(PAGES / "ask.py"), default_timeout=180).run()
     assert not at.exception
-    warnings = [w.value.replace("\\", "") for w in at.warning]
-    assert any("gen-000002" in w and "gen-000001" in w and "kb index" in w for w in warnings), warnings
+    assert [w.value for w in at.warning] == [
+        "The newest version of the procedures could not be opened, so answers come from the version before it. "
+        "Please tell whoever looks after this assistant."
+    ]
+    details = [c.value.replace("\\", "") for c in at.caption if c.value.startswith("For them:")]
+    assert details and "gen-000002 is damaged" in details[0] and "earlier index generation gen-000001" in details[0] and "kb index" in details[0]
     at.chat_input(key="ask_input").set_value("A boy told me his dad hits him. What do I do?").run()
     assert not at.exception
     assistant = at.chat_message[1]
