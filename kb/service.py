@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 class KnowledgeBase:
     def __init__(self, settings: Settings | None = None):
         self.settings = settings or Settings.from_env()
-        self.generations = GenerationStore(self.settings.data_dir)
+        self.generations = GenerationStore.of(self.settings)
         self._lock = threading.RLock()
 
     # the heavy parts, loaded once and on first use
@@ -108,7 +108,7 @@ class KnowledgeBase:
         with self.generations.lock():
             current = self.generations.current()
             earlier = [g for g in reversed(self.generations.complete()) if g.number < current.number]
-            damaged = [g.name for g in earlier if self.generations.verify(g, local_vectors=not self.settings.qdrant_url)]
+            damaged = [g.name for g in earlier if self.generations.verify(g)]
             whole = [g for g in earlier if g.name not in damaged]
             if not whole:
                 skipped = f" ({', '.join(damaged)} damaged)" if damaged else ""
@@ -127,9 +127,10 @@ class KnowledgeBase:
             return {**base, "problem": str(exc)}
         except IndexNotReadyError:
             return base
-        problems = self.generations.verify(gen, local_vectors=not self.settings.qdrant_url)
-        if problems:
-            return {**base, "generation": gen.name, "problem": f"the served index generation {gen.name} is damaged: {'; '.join(problems)}; run 'kb index' to rebuild it"}
+        try:
+            self.generations.check(gen, "the served index generation")
+        except IndexDamagedError as exc:
+            return {**base, "generation": gen.name, "problem": f"{exc}; run 'kb index' to rebuild it"}
         manifest = gen.manifest()
         return {
             **base,

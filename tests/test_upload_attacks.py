@@ -29,6 +29,7 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from markdown_it import MarkdownIt
+from pdf_files import pdf_file
 
 from kb import editor
 from kb.config import PROJECT_ROOT, Settings
@@ -586,21 +587,6 @@ def test_word_text_that_looks_like_html_or_links_is_saved_as_text(settings):
 
 
 # PDF
-
-
-def pdf_file(objects: list[bytes]) -> bytes:
-    out = io.BytesIO()
-    out.write(b"%PDF-1.4\n")
-    offsets = []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(out.tell())
-        out.write(b"%d 0 obj\n" % number + body + b"\nendobj\n")
-    xref = out.tell()
-    out.write(b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1))
-    for offset in offsets:
-        out.write(b"%010d 00000 n \n" % offset)
-    out.write(b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref))
-    return out.getvalue()
 
 
 def pdf_with_content(stream: bytes, pages: int = 1, filtered: bool = True) -> bytes:

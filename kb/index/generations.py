@@ -26,6 +26,7 @@ import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
+from kb.config import Settings
 from kb.errors import IndexBusyError, IndexDamagedError, IndexNotReadyError, KBError
 
 log = logging.getLogger(__name__)
@@ -67,8 +68,9 @@ class Generation:
 
 
 class GenerationStore:
-    def __init__(self, data_dir: Path):
+    def __init__(self, data_dir: Path, local_vectors: bool = True):
         self.root = Path(data_dir)
+        self.local_vectors = local_vectors  # False with a Qdrant server: vectors are not in the folders
         self.generations_dir = self.root / "generations"
         self.current_file = self.root / "CURRENT"
 
@@ -112,7 +114,11 @@ class GenerationStore:
     def complete(self) -> list[Generation]:
         return [g for g in self.all() if g.is_complete()]
 
-    def verify(self, gen: Generation, local_vectors: bool = True) -> list[str]:
+    @classmethod
+    def of(cls, settings: Settings) -> GenerationStore:
+        return cls(settings.data_dir, local_vectors=not settings.qdrant_url)
+
+    def verify(self, gen: Generation) -> list[str]:
         """What is wrong with a generation's files, or [] when it looks whole.
 
         Cheap enough to run whenever a generation is opened: the manifest parses and names it,
@@ -129,9 +135,16 @@ class GenerationStore:
         if not isinstance(manifest, dict) or manifest.get("generation") != gen.name or not isinstance(manifest.get("documents"), dict):
             return [f"{gen.manifest_path} is not the manifest of {gen.name}"]
         problems += _check_chunk_table(gen.chunks_db, manifest.get("chunk_count"))
-        if local_vectors:
+        if self.local_vectors:
             problems += _check_local_vectors(gen.qdrant_path, manifest.get("chunk_count"))
         return problems
+
+    def check(self, gen: Generation, label: str = "index generation") -> Generation:
+        """`gen` when its files are whole; otherwise IndexDamagedError saying what is wrong."""
+        problems = self.verify(gen)
+        if problems:
+            raise IndexDamagedError(f"{label} {gen.name} is damaged: {'; '.join(problems)}")
+        return gen
 
     # writing (call under `lock()`)
 

@@ -95,7 +95,7 @@ def section_hashes(records: list[dict]) -> dict[str, str]:
 class Indexer:
     def __init__(self, settings: Settings, embedder=None):
         self.settings = settings
-        self.generations = GenerationStore(settings.data_dir)
+        self.generations = GenerationStore.of(settings)
         self._embedder = embedder
 
     @property
@@ -209,18 +209,12 @@ class Indexer:
         """The served generation to compare the corpus with, or (None, why) when it is damaged:
         then every document is indexed afresh (the embedding cache keeps that quick)."""
         try:
-            gen = self.generations.current()
+            return self.generations.check(self.generations.current(), "the served index generation"), None
         except IndexDamagedError as exc:
-            log.info("%s; rebuilding the whole index", exc)
+            log.info("%s; rebuilding the whole index", exc)  # the report says so: recovered_from
             return None, str(exc)
         except IndexNotReadyError:
             return None, None
-        problems = self.generations.verify(gen, local_vectors=not self.settings.qdrant_url)
-        if problems:
-            why = f"the served index generation {gen.name} is damaged: {'; '.join(problems)}"
-            log.info("%s; rebuilding the whole index", why)  # the report says so: recovered_from
-            return None, why
-        return gen, None
 
     def _carry_over(self, errors: list[DocumentError], documents: list[SourceDocument], prev_docs: dict[str, dict], previous: Generation | None) -> dict[str, list[dict]]:
         """A file that indexed before but is broken now keeps serving its last good version."""

@@ -149,7 +149,7 @@ class Searcher:
 
     def __init__(self, settings: Settings, text_embedder=None):
         self.settings = settings
-        self.generations = GenerationStore(settings.data_dir)
+        self.generations = GenerationStore.of(settings)
         self.text_embedder = text_embedder or build_text_embedder(settings)
         self._open: _OpenGeneration | None = None
         self._lock = threading.RLock()
@@ -209,7 +209,7 @@ class Searcher:
         """Keep serving the open generation, or open the newest complete one that verifies."""
         if self._open is None:
             for gen in reversed(self.generations.complete()):
-                if gen.name in self._failed or self.generations.verify(gen, local_vectors=not self.settings.qdrant_url):
+                if gen.name in self._failed:
                     continue
                 try:
                     self._switch_to(gen)
@@ -222,10 +222,7 @@ class Searcher:
         return self._open
 
     def _switch_to(self, generation: Generation) -> None:
-        problems = self.generations.verify(generation, local_vectors=not self.settings.qdrant_url)
-        if problems:
-            raise IndexDamagedError(f"index generation {generation.name} is damaged: {'; '.join(problems)}")
-        opened = _OpenGeneration(self.settings, generation)
+        opened = _OpenGeneration(self.settings, self.generations.check(generation))
         old, self._open = self._open, opened
         if old is not None:
             old.retired = True

@@ -8,6 +8,7 @@ environment restored when the module ends.
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import sys
 from collections import deque
@@ -49,14 +50,12 @@ def build_index(corpus: Path, data: Path) -> None:
     assert not report.errors, report.errors
 
 
-@pytest.fixture(scope="module")
-def ui_env(tmp_path_factory):
-    """KB_CORPUS_DIR and KB_DATA_DIR pointed at a temporary small corpus; no editor password set."""
+@contextlib.contextmanager
+def app_pointed_at(corpus: Path, data: Path):
+    """The app's settings pointed at `corpus` and `data`, no editor password set, and a fresh
+    st.cache_resource (Settings and KnowledgeBase) inside; the environment restored after."""
     import streamlit as st
 
-    base = tmp_path_factory.mktemp("ui")
-    corpus = copy_small_corpus(base / "corpus")
-    data = base / "data"
     patch = pytest.MonkeyPatch()
     for key in ENV_KEYS:
         patch.delenv(key, raising=False)
@@ -64,10 +63,26 @@ def ui_env(tmp_path_factory):
     patch.setenv("KB_DATA_DIR", str(data))
     st.cache_resource.clear()
     try:
-        yield corpus, data
+        yield
     finally:
         st.cache_resource.clear()
         patch.undo()
+
+
+@pytest.fixture(scope="session")
+def point_app():
+    """`app_pointed_at`, for test modules that build their own corpus."""
+    return app_pointed_at
+
+
+@pytest.fixture(scope="module")
+def ui_env(tmp_path_factory):
+    """KB_CORPUS_DIR and KB_DATA_DIR pointed at a temporary small corpus; no editor password set."""
+    base = tmp_path_factory.mktemp("ui")
+    corpus = copy_small_corpus(base / "corpus")
+    data = base / "data"
+    with app_pointed_at(corpus, data):
+        yield corpus, data
 
 
 @pytest.fixture(scope="module")

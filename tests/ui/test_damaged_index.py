@@ -15,9 +15,7 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
-def damaged_env(tmp_path, small_index, monkeypatch):
-    import streamlit as st
-
+def damaged_env(tmp_path, small_index, point_app):
     from kb.config import Settings
     from kb.service import KnowledgeBase
 
@@ -28,14 +26,11 @@ def damaged_env(tmp_path, small_index, monkeypatch):
     assert kb.index().generation == "gen-000002"
     kb.close()
     (data / "generations" / "gen-000002" / "chunks.sqlite").write_bytes(os.urandom(8192))
-    monkeypatch.setenv("KB_CORPUS_DIR", str(corpus))
-    monkeypatch.setenv("KB_DATA_DIR", str(data))
-    st.cache_resource.clear()
-    yield
-    from ui.common import knowledge_base
+    with point_app(corpus, data):
+        yield
+        from ui.common import knowledge_base
 
-    knowledge_base().close()
-    st.cache_resource.clear()
+        knowledge_base().close()
 
 
 def test_the_ask_page_warns_about_a_damaged_index_and_still_answers(damaged_env):

@@ -101,11 +101,10 @@ def snapshot(corpus: Path, data: Path) -> dict[str, object]:
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory):
+def site(tmp_path_factory, point_app):
     """A one-document corpus with three index generations: gen-000001 (older, for rollback),
     gen-000002 (served) and gen-000003 (staged, not published), plus one unindexed revision,
     so that every editor action has a widget. No editor password in the environment."""
-    import streamlit as st
 
     from kb.config import Settings
     from kb.service import KnowledgeBase
@@ -126,22 +125,13 @@ def site(tmp_path_factory):
         service.close()
     revise(corpus, 3)
 
-    patch = pytest.MonkeyPatch()
-    for key in ("KB_CORPUS_DIR", "KB_DATA_DIR", "KB_EDITOR_PASSWORD", "KB_EDITOR_PASSWORD_SHA256"):
-        patch.delenv(key, raising=False)
-    patch.setenv("KB_CORPUS_DIR", str(corpus))
-    patch.setenv("KB_DATA_DIR", str(data))
-    st.cache_resource.clear()
-    try:
-        yield corpus, data
-    finally:
-        from ui.common import knowledge_base
-
+    with point_app(corpus, data):
         try:
-            knowledge_base().close()
+            yield corpus, data
         finally:
-            st.cache_resource.clear()
-            patch.undo()
+            from ui.common import knowledge_base
+
+            knowledge_base().close()
 
 
 @pytest.fixture(scope="module")

@@ -21,7 +21,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/, for the shared privacy helpers
 
-from test_browser import CHROMIUM, CHROMIUM_ARGS, DESKTOP, free_port, wait_until_healthy  # noqa: E402
+from test_browser import CHROMIUM, CHROMIUM_ARGS, DESKTOP, free_port, stop_server, wait_until_healthy  # noqa: E402
 from test_privacy import (  # noqa: E402
     KB,
     ROOT,
@@ -120,12 +120,7 @@ def session(tmp_path_factory, flow_walk) -> Session:
             finally:
                 browser.close()
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait(timeout=5)
+        stop_server(server)
     return Session(box, marker, reply, records, downloads, requests, logs)
 
 
