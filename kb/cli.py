@@ -17,6 +17,7 @@ import kb  # noqa: F401  (offline defaults before anything imports haystack)
 from kb.config import PROJECT_ROOT, SETTINGS_SPECS, Settings
 from kb.errors import KBError, QuestionError
 from kb.index.documents import AUDIENCES, KINDS
+from kb.request import ROLE_NAMES
 
 
 def _kb(ctx: click.Context, **overrides):
@@ -117,7 +118,7 @@ class _ProgressBar:
 @click.argument("question", required=False)
 @click.option("--batch", type=click.File("r", encoding="utf-8"), help="A file with one question per line (use - for standard input).")
 @click.option("--json", "as_json", is_flag=True, help="Print each answer as one JSON object per line.")
-@click.option("--persona", type=click.Choice(["volunteer", "professional"]), default="volunteer", show_default=True)
+@click.option("--persona", type=click.Choice(list(ROLE_NAMES)), default="volunteer", show_default=True, help="Who is asking (the question's own words override it).")
 @click.option("--kind", "kinds", multiple=True, type=click.Choice(list(KINDS)), help="Only search documents of this kind (repeatable).")
 @click.option("--audience", type=click.Choice(list(AUDIENCES)), help="Only search documents written for this audience.")
 @click.pass_context
@@ -147,15 +148,26 @@ def ask(ctx: click.Context, question: str | None, batch, as_json: bool, persona:
 
 def _print_answer(answer) -> None:
     if answer.safety:
-        click.secho(answer.safety["message"], fg="red", bold=True)
+        click.secho(answer.safety.message, fg="red", bold=True)
         click.echo()
+    if answer.advice:
+        click.secho(answer.advice, bold=True)
+        click.echo()
+    if answer.answering:
+        click.secho(f"Answering: {answer.answering}", dim=True)
     click.echo(answer.answer)
     for c in answer.citations:
         click.echo(f"  [{c.n}] {c.title} — {c.section} (version {c.version}) {c.source_url}")
-    if answer.advice:
-        click.echo(f"\n{answer.advice}")
+    if answer.choices:
+        click.echo("\nThis could be about either of these; ask again with the one you mean:")
+        for link in answer.choices:
+            click.echo(f"  - {link.section} ({link.title})")
+    if answer.see_also:
+        click.echo("\nSee also:")
+        for link in answer.see_also:
+            click.echo(f"  - {link.title} — {link.section}")
     if answer.flows:
-        click.echo(f"Guided flows: {', '.join(answer.flows)}")
+        click.echo(f"\nGuided flows: {', '.join(answer.flows)}")
 
 
 @main.group()
@@ -249,14 +261,15 @@ def flows_walk(ctx: click.Context, flow_id: str, choices: tuple[str, ...], as_js
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print only the JSON summary line.")
 @click.option("--baselines/--no-baselines", default=True, help="Also score lexical-only and dense-only retrieval.")
+@click.option("--answers", "answers_out", type=click.Path(dir_okay=False, path_type=Path), help="Write every answer, as the user sees it, to this JSON-lines file (for a judge).")
 @click.pass_context
-def evaluate(ctx: click.Context, file: Path, as_json: bool, baselines: bool) -> None:
+def evaluate(ctx: click.Context, file: Path, as_json: bool, baselines: bool, answers_out: Path | None) -> None:
     """Score a question set: recall@5, must-fact coverage, refusals and latency."""
     from kb.evaluation import evaluate_file, format_report
 
     service = _kb(ctx)
     service.ensure_index()
-    report = evaluate_file(service, file, baselines=baselines)
+    report = evaluate_file(service, file, baselines=baselines, answers_out=answers_out)
     if not as_json:
         click.echo(format_report(report))
     _emit(report["summary"])

@@ -12,7 +12,8 @@ from collections.abc import Callable
 from functools import cached_property
 from pathlib import Path
 
-from kb.answer import Answer, AnswerComposer
+from kb.answer import Answer
+from kb.composer import AnswerComposer
 from kb.config import Settings
 from kb.contacts import Contact, load_contacts
 from kb.errors import IndexDamagedError, IndexNotReadyError, KBError
@@ -22,6 +23,8 @@ from kb.index.generations import Generation, GenerationStore
 from kb.index.indexer import Indexer, IndexReport
 from kb.index.pipelines import point_alias
 from kb.index.searcher import Passage, Searcher
+from kb.language import Language, language_dir, load_language
+from kb.safety import Safety
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +50,14 @@ class KnowledgeBase:
     @cached_property
     def composer(self) -> AnswerComposer:
         flows = self.flows
-        return AnswerComposer(self.searcher, self.contacts, flows.flows_for_doc(), set(flows.ids()))
+        return AnswerComposer(self.searcher, self.contacts, self.language, flows.flows_for_doc(), set(flows.ids()))
+
+    @cached_property
+    def language(self) -> Language:
+        """The editors' language rules (corpus/language/), checked against the flows and contacts."""
+        return load_language(language_dir(self.settings.corpus_dir), set(self.flows.ids()), set(self.contacts))
+
+
 
     @cached_property
     def contacts(self) -> dict[str, Contact]:
@@ -149,8 +159,14 @@ class KnowledgeBase:
 
     # ask
 
-    def ask(self, question: str, persona: str = "volunteer", kinds: list[str] | None = None, audience: str | None = None) -> Answer:
-        return self.composer.ask(question, persona=persona, kinds=kinds, audience=audience)
+    def ask(self, question: str, persona: str = "volunteer", kinds: list[str] | None = None, audience: str | None = None, previous: Safety | None = None) -> Answer:
+        """Answer a question; `previous` is the emergency guidance of an earlier question in the
+        same conversation, kept on this answer."""
+        return self.composer.ask(question, persona=persona, kinds=kinds, audience=audience, previous=previous)
+
+    def section(self, section_id: str) -> Passage | None:
+        """One whole section of the served index (to open a "See also" link), or None."""
+        return self.composer.sections().sections.get(section_id)
 
     def glossary(self):
         """The glossary of the served index: terms, acronyms, other and old names."""

@@ -52,7 +52,7 @@ def test_old_names_are_expanded(shipped_kb):
 
 def test_danger_puts_the_emergency_message_first_with_a_flow(shipped_kb):
     answer = shipped_kb.ask("a boy told me his dad hits him, what do i do?")
-    assert answer.safety and "999" in answer.safety["message"] and "0300 123 2224" in answer.safety["message"]
+    assert answer.safety and "999" in answer.safety.message and "0300 123 2224" in answer.safety.message
     assert "disclosure" in answer.flows
     assert answer.status == "answered"
 

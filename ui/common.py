@@ -22,7 +22,9 @@ if TYPE_CHECKING:  # the service pulls in torch and Haystack: imported when firs
 FOOTER = "Answers are quoted from the named procedures (illustrative edition). In an emergency call 999."
 PERSONAS = {
     "volunteer": "Volunteer or helper",
+    "parent": "Parent, carer or member of the public",
     "professional": "Professional (teacher, DSL, health, police, social care)",
+    "child": "Child or young person",
 }
 PERSONA_KEY = "persona"  # session-wide, shared by every page
 FLOWS_PAGE = "pages/flows.py"  # relative to ui/app.py, the entry point
@@ -88,7 +90,7 @@ def persona_switch(page: str) -> str:
         key=key,
         horizontal=True,
         on_change=remember,
-        help="Volunteers are pointed to their safeguarding lead first; professionals get the referral route.",
+        help="The answer starts with who you should tell and how: volunteers their safeguarding lead, professionals the referral route, parents and young people the helplines. Your own words in the question count too.",
     )
     return persona()
 

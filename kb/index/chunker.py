@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from markdown_it.token import Token
 
 from kb.index.documents import SourceDocument
-from kb.index.markdown import inline_plain_text, parse_body
+from kb.index.markdown import asked_as_phrasings, inline_plain_text, parse_body
 from kb.text import slugify
 
 OVERVIEW_SLUG = "overview"
@@ -36,6 +36,7 @@ class Chunk:
     line_start: int
     line_end: int
     doc_meta: dict = field(default_factory=dict, compare=False, hash=False)
+    asked_as: tuple[str, ...] = ()  # how people ask this section's question (see ASKED_AS)
 
     @property
     def section(self) -> str:
@@ -60,6 +61,7 @@ class Chunk:
             "line_start": self.line_start,
             "line_end": self.line_end,
             "markdown": self.markdown,
+            "asked_as": list(self.asked_as),
         }
 
 
@@ -82,6 +84,7 @@ class _Section:
     heading_path: tuple[str, ...]
     heading_line: int | None
     blocks: list[_Block] = field(default_factory=list)
+    asked_as: list[str] = field(default_factory=list)
 
 
 def embed_text(title: str, heading_path: tuple[str, ...] | list[str], text: str) -> str:
@@ -126,6 +129,7 @@ def chunk_document(doc: SourceDocument, max_chars: int = 1200) -> list[Chunk]:
                     line_start=start + offset,
                     line_end=end - 1 + offset,
                     doc_meta=doc.meta(),
+                    asked_as=tuple(section.asked_as),
                 )
             )
     return chunks
@@ -150,7 +154,10 @@ def _sections(body: str, title: str) -> list[_Section]:
             continue
         end = _block_end(tokens, i)
         lines = _plain_lines(tokens[i:end], tok.map) if tok.map else []
-        if lines and tok.map:
+        phrasings = asked_as_phrasings(lines[0].text) if tok.type == "paragraph_open" and len(lines) == 1 else None
+        if phrasings is not None:
+            sections[-1].asked_as.extend(phrasings)
+        elif lines and tok.map:
             sections[-1].blocks.append(_Block(lines=lines, start=tok.map[0], end=tok.map[1]))
         i = end
     return sections

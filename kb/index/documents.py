@@ -26,7 +26,7 @@ import yaml
 from markdown_it.token import Token
 
 from kb.errors import DocumentError
-from kb.index.markdown import inline_plain_text, parse
+from kb.index.markdown import ASKED_AS, asked_as_phrasings, inline_plain_text, parse
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +36,7 @@ REQUIRED_FIELDS = ("id", "title", "kind", "source_url")
 ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,79}$")
 CONTACTS_FILE = "contacts.yaml"
 SKIPPED_NAMES = {"README.md"}
+LANGUAGE_DIR = "language"  # corpus/language/: the editors' language rules, read by kb.language
 
 MAX_DOCUMENT_BYTES = 512 * 1024
 MAX_DOCUMENT_LINES = 50_000
@@ -45,6 +46,8 @@ MAX_YAML_DEPTH = 20  # lists and mappings inside one another in YAML
 MAX_NESTING = 8  # lists and block quotes inside one another in the body (the parser gives up at 10 lists)
 MAX_TITLE_CHARS = 200
 MAX_HEADING_CHARS = 200
+MAX_PHRASING_CHARS = 200  # one "Also asked as" phrasing
+MAX_PHRASINGS = 20  # "Also asked as" phrasings of one section
 
 _CONTAINERS = {"bullet_list_open", "ordered_list_open", "blockquote_open"}
 _SHORT = reprlib.Repr()
@@ -164,6 +167,8 @@ def _candidate_files(corpus_dir: Path):
             continue
         if path.name in SKIPPED_NAMES and path.parent == corpus_dir:
             continue
+        if path.relative_to(corpus_dir).parts[0] == LANGUAGE_DIR:
+            continue  # the language rules (kb/language.py), not documents
         yield path
 
 
@@ -264,8 +269,14 @@ def _no_front_matter(text: str) -> str:
 def check_body(tokens: list[Token], name: str) -> None:
     """Reject a body the chunker could not turn into sections faithfully (lines in `name` are file lines)."""
     depth = 0
+    seen_heading = False
+    asked: dict[str, int] = {}  # phrasing (lower case) -> the line where it first appears
     for i, tok in enumerate(tokens):
         line = tok.map[0] + 1 if tok.map else None
+        if tok.type == "inline" and depth == 0 and tokens[i - 1].type == "paragraph_open":
+            phrasings = asked_as_phrasings(inline_plain_text(tok))
+            if phrasings is not None:
+                _check_phrasings(phrasings, seen_heading, asked, name, line)
         if tok.type in _CONTAINERS:
             depth += 1
             if depth > MAX_NESTING:
@@ -273,12 +284,30 @@ def check_body(tokens: list[Token], name: str) -> None:
         elif tok.nesting == -1 and tok.type.replace("_close", "_open") in _CONTAINERS:
             depth -= 1
         elif tok.type == "heading_open" and tok.level == 0:
+            seen_heading = True
             heading = inline_plain_text(tokens[i + 1]) if i + 1 < len(tokens) else ""
             if not heading:
                 raise DocumentError(name, "heading with no text: write the question the section answers after the '#' marks, or remove them", line=line)
             if len(heading) > MAX_HEADING_CHARS:
                 hint = " (a paragraph followed by a '---' or '===' line becomes a heading: put a blank line before that line)" if tok.markup in ("-", "=") else ""
                 raise DocumentError(name, f"heading is {len(heading):,} characters long; a heading is at most {MAX_HEADING_CHARS}: shorten it{hint}", line=line)
+
+
+def _check_phrasings(phrasings: list[str], seen_heading: bool, asked: dict[str, int], name: str, line: int | None) -> None:
+    """An 'Also asked as' paragraph belongs to a section and lists distinct, short phrasings."""
+    if not seen_heading:
+        raise DocumentError(name, f"'{ASKED_AS}' comes before the first heading: put it at the end of the section whose question it rephrases", line=line)
+    if not phrasings:
+        raise DocumentError(name, f"'{ASKED_AS}' lists no phrasings: write them after the colon, separated by ';' (or remove the line)", line=line)
+    if len(phrasings) > MAX_PHRASINGS:
+        raise DocumentError(name, f"'{ASKED_AS}' lists {len(phrasings)} phrasings; a section takes at most {MAX_PHRASINGS}: keep the ones people really use", line=line)
+    for phrasing in phrasings:
+        if len(phrasing) > MAX_PHRASING_CHARS or len(phrasing) < 3:
+            raise DocumentError(name, f"'{ASKED_AS}' phrasing {shown(phrasing)} is {len(phrasing)} characters long; write each in 3 to {MAX_PHRASING_CHARS} characters", line=line)
+        key = " ".join(phrasing.lower().split())
+        if key in asked:
+            raise DocumentError(name, f"'{ASKED_AS}' phrasing {shown(phrasing)} is also listed on line {asked[key]}: a phrasing points to one section only", line=line)
+        asked[key] = line or 0
 
 
 class _BoundedLoader(yaml.SafeLoader):

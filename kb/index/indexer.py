@@ -28,7 +28,7 @@ from haystack import Document
 
 from kb.config import Settings
 from kb.errors import DocumentError, IndexDamagedError, IndexNotReadyError, IndexWriteError
-from kb.index.chunk_db import read_chunks, write_chunk_db
+from kb.index.chunk_db import read_chunks, section_phrasings, write_chunk_db
 from kb.index.chunker import chunk_document, embed_text
 from kb.index.documents import SourceDocument, load_corpus
 from kb.index.embedding_cache import EmbeddingCache, text_key
@@ -40,6 +40,7 @@ log = logging.getLogger(__name__)
 Progress = Callable[[str, int, int], None]
 DOCS_PER_STEP = 64  # chunks embedded between two progress reports
 WRITE_BATCH = 512  # chunks written to the vector store at a time
+INDEX_FORMAT = 2  # 2: sections' phrasings are embedded too; a generation of another format is rebuilt
 
 
 @dataclass
@@ -80,8 +81,19 @@ class _CachedVectors:
         found = self.cache.get_many([self.keys[r["chunk_id"]] for r in records])
         return {r["chunk_id"]: found[self.keys[r["chunk_id"]]] for r in records}
 
+    def phrasings(self, records: list[dict]) -> list[tuple[str, str, list[float]]]:
+        """(section id, phrasing, vector) of the sections' questions (see `section_phrasings`)."""
+        pairs = section_phrasings(records)
+        found = self.cache.get_many([self.keys[phrasing_key(text)] for _sid, text in pairs])
+        return [(sid, text, found[self.keys[phrasing_key(text)]]) for sid, text in pairs]
+
     def dimension(self, records: list[dict]) -> int:
         return len(next(iter(self.get(records[:1]).values()))) if records else 384
+
+
+def phrasing_key(text: str) -> str:
+    """A phrasing's entry among the texts to embed (chunk ids never start with '?')."""
+    return f"?{text}"
 
 
 def section_hashes(records: list[dict]) -> dict[str, str]:
@@ -177,7 +189,7 @@ class Indexer:
         report.unchanged.extend(sorted(carried))
         report.removed = sorted(set(prev_docs) - current_ids)
 
-        same_recipe = prev_manifest.get("model") == self.settings.embed_model and prev_manifest.get("chunk_max_chars") == self.settings.chunk_max_chars
+        same_recipe = prev_manifest.get("model") == self.settings.embed_model and prev_manifest.get("chunk_max_chars") == self.settings.chunk_max_chars and prev_manifest.get("format", 1) == INDEX_FORMAT
         if previous and same_recipe and not (report.added or report.changed or report.removed):
             report.chunks = prev_manifest.get("chunk_count", 0)
             progress("done", 1, 1)
@@ -231,9 +243,11 @@ class Indexer:
         return carried
 
     def _embed(self, records: list[dict], cache: EmbeddingCache, progress: Progress, report: IndexReport) -> dict[str, str]:
-        """chunk id -> its embedding's key in the cache; text the cache has not seen is embedded
-        and stored there first. Vectors are not kept in memory: the store is written from the cache."""
+        """chunk id (and phrasing text) -> its embedding's key in the cache; text the cache has not
+        seen is embedded and stored there first. Vectors are not kept in memory: the store is
+        written from the cache."""
         texts = {r["chunk_id"]: embed_text(r["title"], r["heading_path"], r["text"]) for r in records}
+        texts.update({phrasing_key(text): text for _sid, text in section_phrasings(records)})
         keys = {cid: text_key(text) for cid, text in texts.items()}
         known = cache.known(set(keys.values()))
         missing = list({keys[cid]: cid for cid in texts if keys[cid] not in known}.values())  # identical texts embed once
@@ -260,7 +274,7 @@ class Indexer:
 
     def _fill_generation(self, generation: Generation, documents, records, vectors, paths, prev_docs, progress) -> None:
         progress("store", 0, 1)
-        write_chunk_db(generation.chunks_db, records)
+        write_chunk_db(generation.chunks_db, records, vectors.phrasings(records))
         dim = vectors.dimension(records)
         store = open_vector_store(self.settings, generation, dim, create=True)
         try:
@@ -287,6 +301,7 @@ class Indexer:
             "similarity": SIMILARITY,
             "chunk_max_chars": self.settings.chunk_max_chars,
             "chunk_count": len(records),
+            "format": INDEX_FORMAT,
             "documents": docs_manifest,
             "sections": section_hashes(records),
             "files": paths,

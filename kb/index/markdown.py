@@ -12,6 +12,8 @@ from mdit_py_plugins.front_matter import front_matter_plugin
 # document; the loader rejects documents that come near it (see documents.MAX_NESTING).
 MAX_PARSER_NESTING = 20
 
+ASKED_AS = "Also asked as:"  # a paragraph listing how people ask a section's question (indexed, never quoted)
+
 
 @lru_cache(maxsize=1)
 def markdown_parser() -> MarkdownIt:
@@ -45,3 +47,10 @@ def inline_plain_text(inline: Token) -> str:
         elif child.type == "image":
             parts.append(child.content)
     return " ".join("".join(parts).split())
+
+
+def asked_as_phrasings(paragraph: str) -> list[str] | None:
+    """The phrasings of an 'Also asked as: one; two; three' paragraph, or None for any other text."""
+    if not paragraph.startswith(ASKED_AS):
+        return None
+    return [p.strip() for p in paragraph[len(ASKED_AS) :].split(";") if p.strip()]

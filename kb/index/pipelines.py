@@ -6,6 +6,10 @@
   collection per generation when `QDRANT_URL` is set.
 - `build_query_pipeline`: hybrid retrieval, dense (embed, then Qdrant) and lexical (BM25 over
   SQLite FTS5), fused by reciprocal rank.
+- `build_answer_pipeline`: the whole answer path, as named components with typed outputs:
+  `RequestReader` (scope, danger cues, role, expanded queries, separate questions) -> the hybrid
+  retrieval above -> `SectionRanker` (chunks to sections, matched also by their phrasings) ->
+  `SectionQuoter` (the best section quoted, a second for a second question, "See also" links).
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from haystack import Pipeline
+from haystack import Pipeline, component
 from haystack_integrations.components.embedders.sentence_transformers import (
     SentenceTransformersDocumentEmbedder,
     SentenceTransformersTextEmbedder,
@@ -30,6 +34,9 @@ from kb.errors import IndexDamagedError
 from kb.index.fusion import WeightedRankFusion
 from kb.index.generations import Generation
 from kb.index.lexical import SQLiteBM25Retriever
+from kb.index.sections import SectionIndex, SectionRanker
+from kb.quoting import SectionQuoter
+from kb.request import RequestReader
 
 log = logging.getLogger(__name__)
 
@@ -156,4 +163,57 @@ def build_query_pipeline(text_embedder: SentenceTransformersTextEmbedder, dense:
     pipeline.connect("embedder.embedding", "dense.query_embedding")
     pipeline.connect("dense.documents", "fusion.dense")
     pipeline.connect("lexical.documents", "fusion.lexical")
+    return pipeline
+
+
+@component
+class PartEmbedder:
+    """The separate questions of a question that asks more than one, embedded in one batch with
+    the model the text embedder has loaded (none asked: nothing embedded)."""
+
+    def __init__(self, text_embedder: SentenceTransformersTextEmbedder):
+        self.text_embedder = text_embedder
+
+    @component.output_types(embeddings=list[list[float]])
+    def run(self, texts: list[str]) -> dict:
+        if not texts:
+            return {"embeddings": []}
+        self.text_embedder.warm_up()
+        backend = self.text_embedder.embedding_backend
+        return {"embeddings": backend.embed(texts, batch_size=len(texts), show_progress_bar=False, normalize_embeddings=True)}
+
+
+def build_answer_pipeline(
+    text_embedder: SentenceTransformersTextEmbedder,
+    dense: QdrantEmbeddingRetriever,
+    lexical: SQLiteBM25Retriever,
+    sections: SectionIndex,
+    reader: RequestReader,
+    quoter: SectionQuoter,
+) -> Pipeline:
+    """question -> RequestReader -> [embedder -> Qdrant] + [BM25] -> fusion -> SectionRanker -> SectionQuoter.
+
+    Inputs: reader (question, persona, previous_cues), dense (filters), lexical (kinds, audience).
+    Output: quoter.answer."""
+    pipeline = Pipeline()
+    pipeline.add_component("reader", reader)
+    pipeline.add_component("embedder", text_embedder)
+    pipeline.add_component("parts", PartEmbedder(text_embedder))
+    pipeline.add_component("dense", dense)
+    pipeline.add_component("lexical", lexical)
+    pipeline.add_component("fusion", WeightedRankFusion(dense_weight=DENSE_WEIGHT, top_k=CANDIDATES))
+    pipeline.add_component("ranker", SectionRanker(sections))
+    pipeline.add_component("quoter", quoter)
+    pipeline.connect("reader.query", "embedder.text")
+    pipeline.connect("reader.lexical_query", "lexical.query")
+    pipeline.connect("reader.parts", "parts.texts")
+    pipeline.connect("embedder.embedding", "dense.query_embedding")
+    pipeline.connect("dense.documents", "fusion.dense")
+    pipeline.connect("lexical.documents", "fusion.lexical")
+    pipeline.connect("fusion.documents", "ranker.documents")
+    pipeline.connect("embedder.embedding", "ranker.query_embedding")
+    pipeline.connect("parts.embeddings", "ranker.part_embeddings")
+    pipeline.connect("reader.request", "ranker.request")
+    pipeline.connect("reader.request", "quoter.request")
+    pipeline.connect("ranker.ranking", "quoter.ranking")
     return pipeline

@@ -15,16 +15,14 @@ import shutil
 import sqlite3
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
-
-from haystack import Document
 
 from kb.config import Settings
 from kb.errors import IndexDamagedError, IndexNotReadyError, KBError
 from kb.index.chunk_db import open_read_only, row_to_record
 from kb.index.generations import Generation, GenerationStore
+from kb.index.passage import Passage
 from kb.index.pipelines import (
     build_dense_retriever,
     build_lexical_retriever,
@@ -37,55 +35,6 @@ log = logging.getLogger(__name__)
 
 Mode = Literal["hybrid", "dense", "lexical"]
 MODES: tuple[str, ...] = ("hybrid", "dense", "lexical")
-
-
-@dataclass(frozen=True)
-class Passage:
-    """One retrieved section (or part of one), with everything a citation needs."""
-
-    chunk_id: str
-    section_id: str
-    doc_id: str
-    title: str
-    section: str
-    heading_path: tuple[str, ...]
-    text: str
-    score: float
-    kind: str
-    source_url: str
-    version: str
-    last_reviewed: str
-    line_start: int
-    line_end: int
-    audience: tuple[str, ...] = ()
-    dense_score: float | None = None  # cosine similarity to the question, when the dense side found it
-    scope: tuple[str, ...] = ()  # the document applies when a question uses one of these words
-
-    @classmethod
-    def from_record(cls, meta: dict, text: str, score: float = 0.0) -> Passage:
-        return cls(
-            chunk_id=meta["chunk_id"],
-            section_id=meta["section_id"],
-            doc_id=meta["doc_id"],
-            title=meta["title"],
-            section=meta["section"],
-            heading_path=tuple(meta["heading_path"]),
-            text=text,
-            score=score,
-            kind=meta["kind"],
-            source_url=meta["source_url"],
-            version=meta["version"],
-            last_reviewed=meta.get("last_reviewed", ""),
-            line_start=meta["line_start"],
-            line_end=meta["line_end"],
-            audience=tuple(meta.get("audience", ())),
-            dense_score=meta.get("dense_score"),
-            scope=tuple(meta.get("scope") or ()),
-        )
-
-    @classmethod
-    def from_document(cls, doc: Document) -> Passage:
-        return cls.from_record(doc.meta, doc.content or "", float(doc.score or 0.0))
 
 
 class _OpenGeneration:
@@ -101,6 +50,7 @@ class _OpenGeneration:
         self.store = open_vector_store(settings, generation, self.manifest.get("embedding_dim", 384), similarity=self.manifest.get("similarity", "cosine"))
         self.users = 0
         self.retired = False
+        self.extras: dict[str, object] = {}  # what other layers build per generation (an answer pipeline); closed with it
         try:
             vectors = self.store.count_documents()
             if vectors != self.manifest.get("chunk_count"):
@@ -123,6 +73,10 @@ class _OpenGeneration:
         return self.generation.name
 
     def close(self) -> None:
+        for extra in self.extras.values():
+            close = getattr(extra, "close", None)
+            if close is not None:
+                close()
         self.lexical.close()
         self.db.close()
         self._close_store()
@@ -158,6 +112,11 @@ class Searcher:
 
     def warm_up(self) -> None:
         self.text_embedder.warm_up()
+
+    @property
+    def lock(self) -> threading.RLock:
+        """Held while a pipeline runs on an open generation (its stores are not shared between threads)."""
+        return self._lock
 
     @property
     def generation_name(self) -> str | None:
@@ -235,7 +194,7 @@ class Searcher:
             raise ValueError(f"search mode {mode!r} is not one of {', '.join(MODES)}")
         self.warm_up()
         lexical_args = {"query": lexical_query or query, "kinds": kinds, "audience": audience}
-        filters = _dense_filters(kinds, audience)
+        filters = dense_filters(kinds, audience)
         with self.pinned() as gen, self._lock:
             if mode == "hybrid":
                 out = gen.pipeline.run({"embedder": {"text": query}, "dense": {"filters": filters}, "lexical": lexical_args})
@@ -256,7 +215,7 @@ class Searcher:
             gen = gen or stack.enter_context(self.pinned())
             with self._lock:
                 out = gen.pipeline.run(
-                    {"embedder": {"text": query}, "dense": {"filters": _dense_filters(kinds, audience)}, "lexical": lexical_args},
+                    {"embedder": {"text": query}, "dense": {"filters": dense_filters(kinds, audience)}, "lexical": lexical_args},
                     include_outputs_from={"dense"},
                 )
         dense = out["dense"]["documents"]
@@ -298,7 +257,7 @@ class Searcher:
             self._open = None
 
 
-def _dense_filters(kinds: list[str] | None, audience: str | None) -> dict | None:
+def dense_filters(kinds: list[str] | None, audience: str | None) -> dict | None:
     conditions = []
     if kinds:
         conditions.append({"field": "meta.kind", "operator": "in", "value": list(kinds)})

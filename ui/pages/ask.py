@@ -34,17 +34,31 @@ def answer_pending(kb) -> None:
     if question is None:
         return
     turn: dict = {"question": question}
+    history = st.session_state.setdefault(HISTORY, [])
     try:
         with st.spinner("Looking in the procedures..."):
-            turn["answer"] = kb.ask(question, persona=persona())
+            turn["answer"] = kb.ask(question, persona=persona(), previous=earlier_safety(history))
             turn["question"] = turn["answer"].question
     except QuestionError as exc:
         turn["problem"] = f"Please try again: {exc}."
     except KBError as exc:
         turn["problem"] = f"The assistant could not answer just now: {exc}"
-    history = st.session_state.setdefault(HISTORY, [])
     history.append(turn)
     del history[:-MAX_TURNS]
+
+
+def earlier_safety(history: list[dict]):
+    """The emergency guidance of the latest earlier answer that had one: a follow-up keeps it."""
+    for turn in reversed(history):
+        answer = turn.get("answer")
+        if answer is not None and answer.safety:
+            return answer.safety
+    return None
+
+
+def show_part(part, i: int) -> None:
+    st.markdown(f"**Answering:** _{md_text(part.answering)}_")
+    st.markdown(md_text(part.text))
 
 
 def show_turn(i: int, turn: dict, kb) -> None:
@@ -56,20 +70,33 @@ def show_turn(i: int, turn: dict, kb) -> None:
             return
         answer = turn["answer"]
         if answer.safety:
-            st.error("  \n".join(md_text(line) for line in [answer.safety["intro"], *answer.safety["lines"]]), icon=":material/warning:")
+            lines = [answer.safety.intro, *answer.safety.lines]
+            if answer.safety.carried:
+                lines.append("(Shown again because of what you asked earlier in this conversation.)")
+            st.error("  \n".join(md_text(line) for line in lines), icon=":material/warning:")
+        if answer.advice:
+            st.info(md_text(answer.advice), icon=":material/record_voice_over:")
         if answer.status == "answered":
-            st.markdown(md_text(answer.answer))
+            for part in answer.parts:
+                show_part(part, i)
         elif answer.status == "not_found":
             st.info(md_text(answer.answer), icon=":material/search_off:")
         else:
             st.warning(md_text(answer.answer), icon=":material/block:")
+        if answer.choices:
+            st.markdown("**Your question could be about either of these. Which did you mean?**")
+            for n, link in enumerate(answer.choices):
+                st.button(link.section, key=f"ask_choice_{i}_{n}", on_click=queue_question, args=(link.section,), icon=":material/help:")
         if answer.citations:
             st.markdown("**Sources**")
             for c in answer.citations:
                 show_citation(c.n, c.title, c.section, c.version, c.last_reviewed, c.source_url, c.passage, c.quote)
-        if answer.advice:
-            who = "volunteers" if answer.persona == "volunteer" else "professionals"
-            st.caption(f"For {who}: {md_text(answer.advice)}")
+        if answer.see_also:
+            st.markdown("**See also**")
+            for link in answer.see_also:
+                passage = kb.section(link.section_id)
+                with st.expander(f"{link.section} ({link.title})", icon=":material/menu_book:"):
+                    st.markdown(md_text(passage.text if passage else "This section is no longer in the procedures."))
         flows = [f for f in answer.flows if f in kb.flows]
         if flows:
             st.markdown("**Step-by-step help**")

@@ -1,0 +1,195 @@
+"""Sections as the unit of retrieval: every section of a generation, the ways it is asked, and
+the ranker that turns retrieved chunks into ranked sections.
+
+A section is matched three ways: by the chunks of its text (hybrid dense and BM25 retrieval,
+fused), by its heading question and the phrasings editors wrote for it ("Also asked as"), each
+embedded at index time and compared with the question here, and by the share of the question's
+rarer words it holds. `SectionRanker` is a Haystack component; `SectionIndex` holds what it needs
+for one generation.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import dataclass
+
+import numpy as np
+from haystack import Document, component
+
+from kb.glossary import Glossary
+from kb.index.passage import Passage
+from kb.request import Request
+from kb.text import STOPWORDS, content_words, words
+
+PHRASING_CANDIDATES = 8  # sections added to the fused candidates by phrasing similarity alone
+# Weights of a section's score, tuned with `kb eval` on the blind development set.
+CHUNK_WEIGHT = 1.0  # best cosine similarity of one of its chunks
+PHRASING_WEIGHT = 1.0  # best cosine similarity of its heading question or an "Also asked as" phrasing
+FUSED_WEIGHT = 0.5  # its best chunk's fused (dense + BM25) score, as a share of the top one
+COVERAGE_WEIGHT = 0.3  # the share of the question's rarer words it holds
+GLOSSARY_PENALTY = 0.15  # a glossary entry answering a question that is not "what is X?" (it defines, the procedure says what to do)
+GLOSSARY_BOOST = 0.0  # a glossary entry named by a "what is X?" question joins the candidates (the dev sets: a boost took the place of fuller procedure sections)
+
+
+def stem(word: str) -> str:
+    for suffix in ("ing", "ies", "es", "ed", "s"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            return word[: -len(suffix)] + ("y" if suffix == "ies" else "")
+    return word
+
+
+def stems(text: str) -> set[str]:
+    return {stem(w) for w in content_words(text)}
+
+
+@dataclass(frozen=True)
+class RankedSection:
+
+    def __deepcopy__(self, memo: dict) -> RankedSection:
+        return self  # immutable: Haystack copies what passes between components, and need not copy this
+
+    passage: Passage  # the whole section (all its chunks' text)
+    score: float
+    chunk: float  # best chunk cosine similarity (or the floor, when no chunk was retrieved)
+    phrasing: float  # best phrasing cosine similarity
+    coverage: float  # share of the question's rarer words the section holds
+
+    @property
+    def section_id(self) -> str:
+        return self.passage.section_id
+
+
+@dataclass(frozen=True)
+class SectionRanking:
+
+    def __deepcopy__(self, memo: dict) -> SectionRanking:
+        return self  # immutable: Haystack copies what passes between components, and need not copy this
+
+    ranked: tuple[RankedSection, ...]
+    best_chunk: float  # how close the nearest chunk came at all
+    parts: tuple[tuple[RankedSection, ...], ...] = ()  # per separate question, its best sections
+
+
+class SectionIndex:
+    """One generation's sections, their phrasing vectors, glossary and word rarity."""
+
+    def __init__(self, name: str, sections: dict[str, Passage], phrasings: list[tuple[str, str, bytes]]):
+        self.name = name
+        self.sections = sections
+        self.order = list(sections)
+        position = {sid: i for i, sid in enumerate(self.order)}
+        kept = [(position[sid], vec) for sid, _text, vec in phrasings if sid in position]
+        self.phrasing_owner = np.array([i for i, _ in kept], dtype=np.int64)
+        self.phrasing_matrix = np.vstack([np.frombuffer(v, dtype=np.float32) for _, v in kept]) if kept else np.zeros((0, 1), dtype=np.float32)
+        df: Counter[str] = Counter()
+        raw_df: Counter[str] = Counter()
+        self.section_stems: dict[str, set[str]] = {}
+        for sid, p in sections.items():
+            found = set(content_words(p.text + " " + p.section))
+            self.section_stems[sid] = {stem(w) for w in found}
+            df.update(self.section_stems[sid])
+            raw_df.update(found)
+        n = max(len(sections), 1)
+        common = frozenset(w for w, c in raw_df.items() if c > 0.05 * n) | STOPWORDS
+        self.glossary = Glossary.from_sections(sections, common)
+        self.idf = {w: math.log(1 + n / c) for w, c in df.items()}
+        self.default_idf = math.log(1 + n)
+
+    def weight(self, terms: set[str]) -> float:
+        return sum(self.idf.get(w, self.default_idf) for w in terms)
+
+    def coverage(self, query_stems: set[str], section_id: str) -> float:
+        """Share of the question's words, weighted by rarity, that the section holds."""
+        total = self.weight(query_stems)
+        return self.weight(query_stems & self.section_stems.get(section_id, set())) / total if total else 0.0
+
+    def phrasing_scores(self, embedding: list[float] | None) -> np.ndarray:
+        """Per section (in `order`), the best cosine similarity of its phrasings to the question."""
+        best = np.full(len(self.order), -1.0, dtype=np.float32)
+        if embedding is None or not len(self.phrasing_owner):
+            return best
+        sims = self.phrasing_matrix @ np.asarray(embedding, dtype=np.float32)
+        np.maximum.at(best, self.phrasing_owner, sims)
+        return best
+
+
+def applies(passage: Passage, question_words: str) -> bool:
+    """False when the passage's document has a `scope` and the question uses none of its words."""
+    return not passage.scope or any(f" {' '.join(words(term))} " in question_words for term in passage.scope)
+
+
+@component
+class SectionRanker:
+    """Fused chunks, the question's embedding and the request -> sections ranked for answering."""
+
+    def __init__(self, index: SectionIndex, top_k: int = 8):
+        if top_k < 1:
+            raise ValueError(f"SectionRanker: top_k is {top_k}; it must be at least 1")
+        self.index = index
+        self.top_k = top_k
+
+    @component.output_types(ranking=SectionRanking)
+    def run(self, documents: list[Document], query_embedding: list[float], request: Request, part_embeddings: list[list[float]] | None = None) -> dict:
+        index = self.index
+        chunk_best: dict[str, float] = {}
+        fused_best: dict[str, float] = {}
+        top_fused = max((float(d.score or 0.0) for d in documents), default=0.0) or 1.0
+        for doc in documents:
+            sid = doc.meta["section_id"]
+            dense = doc.meta.get("dense_score")
+            if dense is not None:
+                chunk_best[sid] = max(chunk_best.get(sid, -1.0), float(dense))
+            fused_best[sid] = max(fused_best.get(sid, 0.0), float(doc.score or 0.0) / top_fused)
+        floor = (min(chunk_best.values()) if chunk_best else 0.0) - 0.05
+        phrasing = index.phrasing_scores(query_embedding)
+        candidates = list(dict.fromkeys([*fused_best, *(index.order[i] for i in np.argsort(-phrasing)[:PHRASING_CANDIDATES])]))
+        question_words = f" {' '.join(words(request.normalised))} "
+        candidates = [sid for sid in candidates if sid in index.sections and applies(index.sections[sid], question_words)] or [
+            sid for sid in candidates if sid in index.sections
+        ]
+        q_stems = stems(request.lexical_query)
+        position = {sid: i for i, sid in enumerate(index.order)}
+        ranked = []
+        for sid in candidates:
+            chunk = chunk_best.get(sid, floor)
+            phr = float(phrasing[position[sid]])
+            cov = index.coverage(q_stems, sid)
+            score = CHUNK_WEIGHT * chunk + PHRASING_WEIGHT * phr + FUSED_WEIGHT * fused_best.get(sid, 0.0) + COVERAGE_WEIGHT * cov
+            if index.sections[sid].kind == "glossary" and not request.glossary_term:
+                score -= GLOSSARY_PENALTY
+            ranked.append(RankedSection(index.sections[sid], score, chunk, phr, cov))
+        ranked.sort(key=lambda r: -r.score)
+        ranked = self._glossary_first(request, ranked)
+        parts = tuple(self._rank_part(text, emb, question_words) for text, emb in zip(request.parts, part_embeddings or [], strict=False))
+        best_chunk = max(chunk_best.values(), default=0.0)
+        return {"ranking": SectionRanking(tuple(ranked[: self.top_k]), best_chunk, parts)}
+
+    def _glossary_first(self, request: Request, ranked: list[RankedSection]) -> list[RankedSection]:
+        """A 'what is X?' question about a glossary term puts its glossary entry among the
+        candidates, raised by GLOSSARY_BOOST: a procedure section asking the same question
+        ("What is county lines?") still comes first when it matches better."""
+        if not request.glossary_term:
+            return ranked
+        entry = self.index.glossary.lookup(request.glossary_term)
+        if entry is None or entry.section_id not in self.index.sections:
+            return ranked
+        found = next((r for r in ranked if r.section_id == entry.section_id), None)
+        base = found.score if found else (ranked[0].score - 0.2 if ranked else 1.0)
+        boosted = RankedSection(self.index.sections[entry.section_id], base + GLOSSARY_BOOST, found.chunk if found else 1.0, 1.0, 1.0)
+        return sorted([boosted] + [r for r in ranked if r.section_id != entry.section_id], key=lambda r: -r.score)
+
+    def _rank_part(self, text: str, embedding: list[float], question_words: str) -> tuple[RankedSection, ...]:
+        """One of several questions asked: sections by phrasing similarity and word coverage."""
+        index = self.index
+        phrasing = index.phrasing_scores(embedding)
+        part_stems = stems(text)
+        out = []
+        for i in np.argsort(-phrasing)[: PHRASING_CANDIDATES * 2]:
+            sid = index.order[i]
+            if not applies(index.sections[sid], question_words):
+                continue
+            cov = index.coverage(part_stems, sid)
+            out.append(RankedSection(index.sections[sid], float(phrasing[i]) + COVERAGE_WEIGHT * cov, -1.0, float(phrasing[i]), cov))
+        out.sort(key=lambda r: -r.score)
+        return tuple(out[:3])
