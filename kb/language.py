@@ -37,6 +37,7 @@ class Cue:
     flow: str
     query: str
     patterns: tuple[re.Pattern, ...]
+    documents: tuple[str, ...] = ()  # documents whose sections answer questions with this cue (ranked higher)
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,7 @@ class Synonym:
     patterns: tuple[re.Pattern, ...]
     means: str
     flow: str = ""
+    documents: tuple[str, ...] = ()  # documents whose sections answer questions using these words (ranked higher)
 
 
 @dataclass(frozen=True)
@@ -84,6 +86,10 @@ class Language:
     def role(self, name: str) -> RoleRule:
         return next(r for r in self.roles if r.role == name)
 
+    def document_ids(self) -> set[str]:
+        """Every document the cues and synonyms point to."""
+        return {d for c in self.cues for d in c.documents} | {d for s in self.synonyms for d in s.documents}
+
     def contact_ids(self) -> set[str]:
         return {cid for r in self.roles for cid in CONTACT.findall(r.first)}
 
@@ -114,6 +120,14 @@ class _Problems(list):
             return ()
         compiled = [self.regex(f"{where}[{i}]", p, fragments) for i, p in enumerate(items)]
         return tuple(p for p in compiled if p is not None)
+
+    def ids(self, where: str, items: object) -> tuple[str, ...]:
+        if items is None:
+            return ()
+        if not isinstance(items, list) or not all(isinstance(i, str) and re.fullmatch(r"[a-z0-9][a-z0-9-]*", i) for i in items):
+            self.append(f"{where}: 'documents' must be a list of document ids (lower-case letters, digits and hyphens)")
+            return ()
+        return tuple(items)
 
     def text(self, where: str, entry: dict, key: str, required: bool = True) -> str:
         value = entry.get(key)
@@ -159,12 +173,14 @@ def _cues(data: dict, problems: _Problems) -> tuple[tuple[Cue, ...], dict]:
     cues = []
     for name, entry in (data.get("cues") or {}).items():
         where = f"cues.yaml: cue {name}"
-        if not problems.keys(where, entry, {"label", "flow", "query", "patterns"}):
+        if not problems.keys(where, entry, {"label", "flow", "query", "patterns", "documents"}):
             continue
         patterns = problems.patterns(f"{where} patterns", entry.get("patterns"), fragments)
         if not patterns:
             problems.append(f"{where}: needs at least one pattern")
-        cues.append(Cue(str(name), problems.text(where, entry, "label"), problems.text(where, entry, "flow"), problems.text(where, entry, "query"), patterns))
+        cues.append(
+            Cue(str(name), problems.text(where, entry, "label"), problems.text(where, entry, "flow"), problems.text(where, entry, "query"), patterns, problems.ids(where, entry.get("documents")))
+        )
     if not cues:
         problems.append("cues.yaml: 'cues' lists no cues")
     return tuple(cues), fragments
@@ -190,7 +206,7 @@ def _synonyms(data: dict, problems: _Problems) -> tuple[Synonym, ...]:
     out = []
     for i, entry in enumerate(data.get("synonyms") or []):
         where = f"synonyms.yaml: entry {i + 1}"
-        if not problems.keys(where, entry, {"words", "patterns", "means", "flow"}):
+        if not problems.keys(where, entry, {"words", "patterns", "means", "flow", "documents"}):
             continue
         words = entry.get("words") or []
         if not isinstance(words, list) or not all(isinstance(w, str) and w.strip() for w in words):
@@ -199,7 +215,15 @@ def _synonyms(data: dict, problems: _Problems) -> tuple[Synonym, ...]:
         patterns = problems.patterns(f"{where} patterns", entry.get("patterns"))
         if not words and not patterns:
             problems.append(f"{where}: needs 'words' or 'patterns'")
-        out.append(Synonym(tuple(" ".join(str(w).lower().split()) for w in words), patterns, problems.text(where, entry, "means"), problems.text(where, entry, "flow", required=False)))
+        out.append(
+            Synonym(
+                tuple(" ".join(str(w).lower().split()) for w in words),
+                patterns,
+                problems.text(where, entry, "means"),
+                problems.text(where, entry, "flow", required=False),
+                problems.ids(where, entry.get("documents")),
+            )
+        )
     return tuple(out)
 
 

@@ -69,6 +69,7 @@ class Request:
     parts: tuple[str, ...]  # the separate questions in a question that asks more than one
     glossary_term: str | None
     flows: tuple[str, ...]  # guided flows the question's words point to
+    topic_documents: tuple[str, ...]  # documents the question's cues and words point to
     worried: bool  # the asker says they are worried or asks what to do
 
 
@@ -126,9 +127,11 @@ class RequestReader:
         with_names = self.glossary.expand(text)
         extra: list[str] = []
         flows: list[str] = list(cues.flows)
+        documents: list[str] = [d for c in cues.cues for d in lang.cue(c).documents]
         for synonym in lang.synonyms:
             if any(_has_phrase(padded, w) for w in synonym.words) or any(p.search(normalised) for p in synonym.patterns):
                 extra.append(synonym.means)
+                documents.extend(synonym.documents)
                 if synonym.flow and synonym.flow not in flows:
                     flows.append(synonym.flow)
         # A danger cue's words steer the search only when the question says little else ("she told me
@@ -154,6 +157,7 @@ class RequestReader:
             parts=split_parts(text),
             glossary_term=term or None,
             flows=tuple(flows),
+            topic_documents=tuple(dict.fromkeys(documents)),
             worried=bool(cues) or bool(WORRY.search(normalised)),
         )
         return {"request": request, "query": query, "lexical_query": lexical, "parts": list(request.parts)}

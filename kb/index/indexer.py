@@ -51,7 +51,8 @@ class IndexReport:
     unchanged: list[str] = field(default_factory=list)
     kept_previous: list[str] = field(default_factory=list)
     chunks: int = 0
-    embedded: int = 0
+    embedded: int = 0  # chunks embedded (the rest came from the embedding cache)
+    embedded_phrasings: int = 0  # section questions and "Also asked as" phrasings embedded
     seconds: float = 0.0
     errors: list[dict] = field(default_factory=list)
     generation: str | None = None
@@ -92,7 +93,7 @@ class _CachedVectors:
 
 
 def phrasing_key(text: str) -> str:
-    """A phrasing's entry among the texts to embed (chunk ids never start with '?')."""
+    """A phrasing's entry among the texts to embed (chunk ids never start with '?', see `_embed`)."""
     return f"?{text}"
 
 
@@ -258,7 +259,8 @@ class Indexer:
             out = self.embedder.run(documents=[Document(content=texts[cid]) for cid in batch])["documents"]
             cache.put_many({keys[cid]: d.embedding for cid, d in zip(batch, out, strict=True)})
             progress("embed", min(start + len(batch), total), total)
-        report.embedded = total
+        report.embedded_phrasings = sum(cid.startswith("?") for cid in missing)
+        report.embedded = total - report.embedded_phrasings
         return keys
 
     def _write_generation(self, documents, records, vectors, paths, prev_docs, progress) -> Generation:

@@ -28,7 +28,8 @@ CHUNK_WEIGHT = 1.0  # best cosine similarity of one of its chunks
 PHRASING_WEIGHT = 1.0  # best cosine similarity of its heading question or an "Also asked as" phrasing
 FUSED_WEIGHT = 0.5  # its best chunk's fused (dense + BM25) score, as a share of the top one
 COVERAGE_WEIGHT = 0.3  # the share of the question's rarer words it holds
-GLOSSARY_PENALTY = 0.15  # a glossary entry answering a question that is not "what is X?" (it defines, the procedure says what to do)
+TOPIC_BOOST = 0.1  # a section of a document the question's danger cues or everyday words point to
+GLOSSARY_PENALTY = 0.3  # a glossary entry answering a question that is not "what is X?" (it defines, the procedure says what to do)
 GLOSSARY_BOOST = 0.0  # a glossary entry named by a "what is X?" question joins the candidates (the dev sets: a boost took the place of fuller procedure sections)
 
 
@@ -158,6 +159,8 @@ class SectionRanker:
             score = CHUNK_WEIGHT * chunk + PHRASING_WEIGHT * phr + FUSED_WEIGHT * fused_best.get(sid, 0.0) + COVERAGE_WEIGHT * cov
             if index.sections[sid].kind == "glossary" and not request.glossary_term:
                 score -= GLOSSARY_PENALTY
+            if index.sections[sid].doc_id in request.topic_documents:
+                score += TOPIC_BOOST
             ranked.append(RankedSection(index.sections[sid], score, chunk, phr, cov))
         ranked.sort(key=lambda r: -r.score)
         ranked = self._glossary_first(request, ranked)
