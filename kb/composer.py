@@ -21,7 +21,7 @@ from kb.index.searcher import Searcher, dense_filters
 from kb.index.sections import SectionIndex
 from kb.language import Language
 from kb.quoting import SectionQuoter
-from kb.request import ROLE_NAMES, RequestReader
+from kb.request import ROLE_NAMES, RequestReader, clean_question
 from kb.safety import Safety
 
 PERSONAS = ROLE_NAMES
@@ -81,6 +81,7 @@ class AnswerComposer:
         """Answer `question`; `previous` is the emergency guidance an earlier question in the same
         conversation raised, kept on this answer too."""
         started = time.perf_counter()
+        question = clean_question(question)  # an empty or huge question is the asker's to fix, before any search
         self.searcher.warm_up()
         with self.searcher.pinned() as gen:
             answering = self._answering(gen)

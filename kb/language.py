@@ -63,6 +63,7 @@ class RoleRule:
     label: str
     patterns: tuple[re.Pattern, ...]
     first: str
+    not_covered: str
 
 
 @dataclass(frozen=True)
@@ -91,7 +92,7 @@ class Language:
         return {d for c in self.cues for d in c.documents} | {d for s in self.synonyms for d in s.documents}
 
     def contact_ids(self) -> set[str]:
-        return {cid for r in self.roles for cid in CONTACT.findall(r.first)}
+        return {cid for r in self.roles for text in (r.first, r.not_covered) for cid in CONTACT.findall(text)}
 
 
 class _Problems(list):
@@ -241,9 +242,17 @@ def _roles(data: dict, problems: _Problems) -> tuple[RoleRule, ...]:
         if name not in ROLES:
             problems.append(f"{where}: unknown role; the roles are {', '.join(ROLES)}")
             continue
-        if not problems.keys(where, entry, {"label", "patterns", "first"}):
+        if not problems.keys(where, entry, {"label", "patterns", "first", "not_covered"}):
             continue
-        out.append(RoleRule(name, problems.text(where, entry, "label"), problems.patterns(f"{where} patterns", entry.get("patterns")), problems.text(where, entry, "first")))
+        out.append(
+            RoleRule(
+                name,
+                problems.text(where, entry, "label"),
+                problems.patterns(f"{where} patterns", entry.get("patterns")),
+                problems.text(where, entry, "first"),
+                problems.text(where, entry, "not_covered"),
+            )
+        )
     return tuple(sorted(out, key=lambda r: ROLES.index(r.role)))
 
 

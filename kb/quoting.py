@@ -22,15 +22,14 @@ from kb.request import Request, Role
 from kb.safety import EMERGENCY_CONTACT_IDS, SAFETY_INTRO, Safety
 from kb.text import split_sentences
 
-WHOLE_SECTION_CHARS = 1100  # a section up to this long is quoted whole
-MAX_SPANS_SENTENCES = 5  # sentences quoted from a longer section, beside those kept with them
+WHOLE_SECTION_CHARS = 600  # a section up to this long is quoted whole
+MAX_SPANS_SENTENCES = 3  # sentences quoted from a longer section (its opening among them), beside those kept with them
 # Calibrated with `kb eval` on the blind development set.
 NOT_FOUND_BELOW = 0.34  # nearest chunk's cosine similarity below which the corpus is taken not to answer...
 NOT_FOUND_WITH_CUES_BELOW = 0.25  # ...with a danger cue, related procedure text beats "not covered"
 PHRASING_ANSWERS = 0.55  # ...unless a section's question or phrasing is at least this close
 COVERAGE_ANSWERS = 0.6  # ...or the section holds most of the question's rarer words
 SECOND_PART_MARGIN = 0.08  # a second section answers a second question when it beats the first section there by this
-COMPANION_WITHIN = 0.1  # a same-document section this close to the first is quoted too, under its own heading
 SEE_ALSO = 3
 SEE_ALSO_WITHIN = 0.45  # score distance from the best section for a "See also" link
 AMBIGUOUS_WITHIN = 0.02  # two sections of different documents this close: the asker chooses
@@ -63,7 +62,7 @@ class SectionQuoter:
             answer.flows = self._known(answer.flows + self._flows_from(ranked[:2]))
             return {"answer": self._refuse(answer, Status.NOT_FOUND, request)}
         shown = [ranked[0]]
-        second = self._second_part(ranking, ranked[0]) or self._companion(ranked)
+        second = self._second_part(ranking, ranked[0])
         if second is not None:
             shown.append(second)
         for n, section in enumerate(shown, start=1):
@@ -93,16 +92,6 @@ class SectionQuoter:
             first_there = next((r.score for r in part if r.section_id == first.section_id), None)
             if best.phrasing >= PHRASING_ANSWERS and (first_there is None or best.score - first_there >= SECOND_PART_MARGIN):
                 return best
-        return None
-
-    def _companion(self, ranked: list[RankedSection]) -> RankedSection | None:
-        """A section of the same document that matches the question about as well as the first
-        (the rule and its exception, a process and its timescale), shown under its own heading."""
-        if len(ranked) < 2:
-            return None
-        first, runner = ranked[0], ranked[1]
-        if runner.passage.doc_id == first.passage.doc_id and first.score - runner.score <= COMPANION_WITHIN:
-            return runner
         return None
 
     # quoting
@@ -152,8 +141,8 @@ class SectionQuoter:
 
     def _contact_text(self, cid: str) -> str:
         c = self.contacts.get(cid)
-        if c is None:
-            return cid
+        if c is None:  # a corpus without the shipped contacts: the name, readable
+            return cid.replace("-", " ")
         return c.who if not c.phone or c.phone in c.who else f"{c.who} on {c.phone}"
 
     def _refuse(self, answer: Answer, status: Status, request: Request) -> Answer:
@@ -166,11 +155,9 @@ class SectionQuoter:
             )
             answer.advice = ""
         else:
-            answer.answer = (
-                "The procedures held here do not answer this question. Speak to your safeguarding lead (your designated safeguarding lead, or your organisation's welfare officer); "
-                "if you are worried about a child, the guided flow 'I'm worried about a child' takes you to the right protocol, "
-                "and in an emergency call 999."
-            )
+            rule = self.language.role(request.role.value)
+            answer.answer = CONTACT.sub(lambda m: self._contact_text(m.group(1)), rule.not_covered)
+            answer.advice = "" if request.role.value in ("child", "parent") else answer.advice  # their reply already says whom to call
             answer.flows = self._known(answer.flows + ["worried-about-a-child"])
         return answer
 

@@ -48,6 +48,11 @@ SECOND_QUESTION = re.compile(
     r"\s(?:and|also|plus)\s+(?=(?:what|how|when|who|where|should|do|does|can|is|are|will|would|must)\s+(?:i|we|they|you|it|the|a|happens|if|to)\b)",
     re.IGNORECASE,
 )
+ASKS_WHAT_TO_DO = re.compile(
+    r"\b(?:what (?:do|should|can|must) (?:i|we)(?: be)? (?:do|doing)?|what now|what next|who do (?:i|we) (?:tell|call|ring|contact|report)|who should (?:i|we) (?:tell|call|contact)|"
+    r"how do (?:i|we) (?:report|refer|raise|tell)|where do (?:i|we) go|do (?:i|we) (?:just )?(?:wait|leave it|report|refer|tell)|should (?:i|we) (?:be )?(?:doing|do|report|refer|tell|call|ring|leave)|what (?:steps|action)|is this (?:something|a safeguarding|a concern))\b"
+)
+DEFINES = re.compile(r"^\s*(?:what(?:'s| is| are| does)|whats|define|meaning of)\b")
 WORRY = re.compile(r"\b(?:worried|worry|worrying|concern\w*|what (?:do|should|can) (?:i|we)|what now|help|scared|afraid|not sure what to do)\b")
 
 
@@ -71,6 +76,7 @@ class Request:
     flows: tuple[str, ...]  # guided flows the question's words point to
     topic_documents: tuple[str, ...]  # documents the question's cues and words point to
     worried: bool  # the asker says they are worried or asks what to do
+    intent: str = ""  # "act": asks what to do; "define": asks what something is; "" otherwise
 
 
 def clean_question(question: str) -> str:
@@ -159,6 +165,7 @@ class RequestReader:
             flows=tuple(flows),
             topic_documents=tuple(dict.fromkeys(documents)),
             worried=bool(cues) or bool(WORRY.search(normalised)),
+            intent="act" if ASKS_WHAT_TO_DO.search(normalised) else "define" if DEFINES.match(normalised) else "",
         )
         return {"request": request, "query": query, "lexical_query": lexical, "parts": list(request.parts)}
 

@@ -23,7 +23,7 @@ from kb.index.generations import Generation, GenerationStore
 from kb.index.indexer import Indexer, IndexReport
 from kb.index.pipelines import point_alias
 from kb.index.searcher import Passage, Searcher
-from kb.language import Language, language_dir, load_language
+from kb.language import SHIPPED_DIR, Language, language_dir, load_language
 from kb.safety import Safety
 
 log = logging.getLogger(__name__)
@@ -55,9 +55,10 @@ class KnowledgeBase:
     @cached_property
     def language(self) -> Language:
         """The editors' language rules (corpus/language/), checked against the flows and contacts."""
-        return load_language(language_dir(self.settings.corpus_dir), set(self.flows.ids()), set(self.contacts))
-
-
+        folder = language_dir(self.settings.corpus_dir)
+        # The shipped rules name the shipped contacts; a corpus that brings neither its own rules nor contacts is not held to them.
+        contacts = set(self.contacts) if self.contacts or folder != SHIPPED_DIR else None
+        return load_language(folder, set(self.flows.ids()), contacts)
 
     @cached_property
     def contacts(self) -> dict[str, Contact]:

@@ -11,6 +11,7 @@ for one generation.
 from __future__ import annotations
 
 import math
+import re
 from collections import Counter
 from dataclasses import dataclass
 
@@ -28,6 +29,11 @@ CHUNK_WEIGHT = 1.0  # best cosine similarity of one of its chunks
 PHRASING_WEIGHT = 1.0  # best cosine similarity of its heading question or an "Also asked as" phrasing
 FUSED_WEIGHT = 0.5  # its best chunk's fused (dense + BM25) score, as a share of the top one
 COVERAGE_WEIGHT = 0.3  # the share of the question's rarer words it holds
+INTENT_BOOST = 0.05  # a section whose heading asks what the question asks: what to do, or what something is
+INTENT_HEADINGS = {
+    "act": re.compile(r"^(?:What should|What do|What can|Who do|Who should|How do I|How should|When should I|What if|What happens|Do I|Should I|Can I)\b"),
+    "define": re.compile(r"^(?:What is|What are|What does|What counts|Who is|Who are)\b"),
+}
 TOPIC_BOOST = 0.1  # a section of a document the question's danger cues or everyday words point to
 GLOSSARY_PENALTY = 0.3  # a glossary entry answering a question that is not "what is X?" (it defines, the procedure says what to do)
 GLOSSARY_BOOST = 0.0  # a glossary entry named by a "what is X?" question joins the candidates (the dev sets: a boost took the place of fuller procedure sections)
@@ -161,6 +167,8 @@ class SectionRanker:
                 score -= GLOSSARY_PENALTY
             if index.sections[sid].doc_id in request.topic_documents:
                 score += TOPIC_BOOST
+            if request.intent and INTENT_HEADINGS[request.intent].match(index.sections[sid].section):
+                score += INTENT_BOOST
             ranked.append(RankedSection(index.sections[sid], score, chunk, phr, cov))
         ranked.sort(key=lambda r: -r.score)
         ranked = self._glossary_first(request, ranked)

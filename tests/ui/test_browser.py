@@ -137,6 +137,7 @@ def test_ask_a_question_and_see_a_cited_answer(app_url, browser, viewport):
         box.press("Enter")
         page.get_by_text("Sources", exact=True).wait_for()
         assert page.get_by_text("call 999 now").first.is_visible(), "the emergency guidance is shown"
+        assert page.get_by_text("Answering:").first.is_visible(), "the answer names the question it answers"
         first = page.locator("[data-testid='stExpander'] summary").first
         assert first.inner_text().strip().startswith("[1]") or "[1]" in first.inner_text()
         first.click()

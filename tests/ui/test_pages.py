@@ -84,7 +84,9 @@ def test_ask_shows_safety_first_then_a_cited_answer(app_index):
     assistant = at.chat_message[1]
     assert assistant.error, "the emergency guidance is shown"
     assert "999" in assistant.error[0].value
-    assert plain(assistant.markdown[0].value).endswith("]"), "the answer ends with a citation marker"
+    texts = [plain(m.value) for m in assistant.markdown]
+    assert "Answering:" in texts[0], "the answer names the question its section answers"
+    assert texts[1].endswith("]"), "the answer ends with a citation marker"
     labels = [plain(e.label) for e in assistant.expander]
     assert labels and labels[0].startswith("[1] ")
     first = assistant.expander[0]
@@ -92,6 +94,9 @@ def test_ask_shows_safety_first_then_a_cited_answer(app_index):
     assert "version" in first.caption[0].value and "last reviewed" in first.caption[0].value
     assert any(b.key.startswith("ask_flow_") for b in assistant.button), "a guided flow is suggested"
     assert at.caption[-1].value == FOOTER
+    at.chat_input(key="ask_input").set_value("and who do I ring at the weekend?").run()
+    follow_up = at.chat_message[3]
+    assert follow_up.error and "Shown again" in follow_up.error[0].value, "a follow-up keeps the emergency guidance"
 
 
 @pytest.mark.slow
@@ -119,7 +124,10 @@ def test_persona_switch_changes_the_advice(app_index):
     at.radio(key="ask_persona").set_value("professional").run()
     at.chat_input(key="ask_input").set_value("How do I make a referral to children's social care?").run()
     assert at.session_state["persona"] == "professional"
-    assert "For professionals" in plain(at.chat_message[1].caption[-1].value)
+    assert "refer to children's social care" in plain(at.chat_message[1].info[0].value), "the first step is the referral route"
+    at.radio(key="ask_persona").set_value("volunteer").run()
+    at.chat_input(key="ask_input").set_value("I'm worried about a boy at our club, what do I do?").run()
+    assert "safeguarding lead" in plain(at.chat_message[3].info[0].value), "a volunteer is pointed to their safeguarding lead"
 
 
 # guided flows
