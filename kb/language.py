@@ -38,6 +38,7 @@ class Cue:
     query: str
     patterns: tuple[re.Pattern, ...]
     documents: tuple[str, ...] = ()  # documents whose sections answer questions with this cue (ranked higher)
+    says: str = ""  # the step this danger calls for, shown in the emergency message after the general one
 
 
 @dataclass(frozen=True)
@@ -174,13 +175,21 @@ def _cues(data: dict, problems: _Problems) -> tuple[tuple[Cue, ...], dict]:
     cues = []
     for name, entry in (data.get("cues") or {}).items():
         where = f"cues.yaml: cue {name}"
-        if not problems.keys(where, entry, {"label", "flow", "query", "patterns", "documents"}):
+        if not problems.keys(where, entry, {"label", "flow", "query", "patterns", "documents", "says"}):
             continue
         patterns = problems.patterns(f"{where} patterns", entry.get("patterns"), fragments)
         if not patterns:
             problems.append(f"{where}: needs at least one pattern")
         cues.append(
-            Cue(str(name), problems.text(where, entry, "label"), problems.text(where, entry, "flow"), problems.text(where, entry, "query"), patterns, problems.ids(where, entry.get("documents")))
+            Cue(
+                str(name),
+                problems.text(where, entry, "label"),
+                problems.text(where, entry, "flow"),
+                problems.text(where, entry, "query"),
+                patterns,
+                problems.ids(where, entry.get("documents")),
+                str(entry.get("says") or "").strip(),
+            )
         )
     if not cues:
         problems.append("cues.yaml: 'cues' lists no cues")

@@ -131,7 +131,8 @@ class SectionQuoter:
                 lines.append(c.who if c.phone and c.phone in c.who else f"{c.who}: {c.phone}")
                 ids.append(cid)
         labels = tuple(self.language.cue(c).label for c in cues)
-        return Safety(cues=cues, labels=labels, intro=SAFETY_INTRO, lines=tuple(lines), contacts=tuple(ids), carried=not request.cues)
+        steps = tuple(dict.fromkeys(self.language.cue(c).says for c in cues if self.language.cue(c).says))
+        return Safety(cues=cues, labels=labels, intro=SAFETY_INTRO, lines=tuple(lines), contacts=tuple(ids), carried=not request.cues, steps=steps)
 
     def first_step(self, request: Request) -> str:
         """Who to tell and how, in the asker's role; a parent asking about the process gets none."""

@@ -56,10 +56,11 @@ class Safety:
     lines: tuple[str, ...]  # "who: phone" of each emergency contact
     contacts: tuple[str, ...]  # their contact ids
     carried: bool = False  # shown again because an earlier question in the conversation raised it
+    steps: tuple[str, ...] = ()  # what these dangers call for besides the general step (cues.yaml `says`)
 
     @property
     def message(self) -> str:
-        return f"{self.intro} {' · '.join(self.lines)}"
+        return " ".join((self.intro, *self.steps, " · ".join(self.lines)))
 
 
 def normalise(question: str, language: Language | None = None) -> str:

@@ -93,3 +93,20 @@ def test_long_questions_are_not_steered_by_cue_words(read):
 def test_two_questions_in_one_are_split():
     assert len(split_parts("Do I have to tell the parents before I refer? And how quickly must the referral be made?")) == 2
     assert split_parts("What should I do if a child tells me they are being hurt?") == ()
+
+
+@pytest.mark.parametrize(
+    ("question", "step"),
+    [
+        ("a girl in my group told me she took a load of pills last night and wants to die", "do not leave the child alone"),
+        ("my daughter has been cutting herself and says she can't keep herself safe", "call 999 or take the child to A&E"),
+        ("a boy told me his uncle touches him, should I ring the uncle?", "Do not confront or contact the person"),
+        ("I'm a teacher and a pupil told me she was cut down there on holiday abroad", "report to the police (101)"),
+    ],
+)
+def test_the_emergency_message_names_the_step_the_danger_calls_for(read, question, step):
+    from kb.quoting import SectionQuoter
+
+    safety = SectionQuoter(shipped_language(), {}).safety(read(question))
+    assert safety is not None and step in safety.message
+    assert safety.message.startswith("If a child is in immediate danger"), "the general step comes first"

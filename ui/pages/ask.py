@@ -70,7 +70,7 @@ def show_turn(i: int, turn: dict, kb) -> None:
             return
         answer = turn["answer"]
         if answer.safety:
-            lines = [answer.safety.intro, *answer.safety.lines]
+            lines = [answer.safety.intro, *answer.safety.steps, *answer.safety.lines]
             if answer.safety.carried:
                 lines.append("(Shown again because of what you asked earlier in this conversation.)")
             st.error("  \n".join(md_text(line) for line in lines), icon=":material/warning:")
