@@ -67,3 +67,20 @@ def test_every_contact_has_a_source_and_a_verification_date():
         assert c.source_url.startswith("http"), c.id
         assert re.match(r"\d{4}-\d{2}-\d{2}$", c.last_verified), f"{c.id} has no verification date"
         assert c.phone or c.email or c.address, c.id
+
+
+# Words that belong in an editor's record (front matter `editor_notes`, a contact's `verification`),
+# never in text a reader is shown.
+EDITORIAL = re.compile(r"\bunconfirmed\b|\bnot (?:be )?confirmed\b|\bthe corpus\b|\(see note\)|\bnot described here\b|\bcontent (?:is )?not (?:described|read)\b", re.IGNORECASE)
+
+
+def test_no_editors_note_reaches_a_reader():
+    found = []
+    for doc in load_corpus(CORPUS).documents:
+        found += [f"{doc.id}: {line.strip()[:90]}" for line in doc.body.splitlines() if EDITORIAL.search(line)]
+    for contact in load_contacts(CORPUS).values():
+        for field in ("who", "hours", "when_to_use", "note"):  # what the Contacts page shows
+            value = getattr(contact, field, None) or ""
+            if EDITORIAL.search(value):
+                found.append(f"contacts.yaml {contact.id} {field}: {value[:90]}")
+    assert not found, "write what to check and with whom instead (keep the editors' record in editor_notes):\n" + "\n".join(found)

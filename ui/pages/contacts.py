@@ -50,7 +50,7 @@ if kb is not None:
             if c.note:
                 st.caption(f"Note: {md_text(c.note)}")
             verified = f"Last verified {c.last_verified}" if c.last_verified else "Not yet verified: check before relying on it"
-            st.caption(md_text(verified + (f". {c.verification}" if c.verification else "")))
+            st.caption(md_text(verified))  # `verification` is the editors' record of how, not shown
             if is_web_address(c.source_url):
                 st.link_button("Source page", c.source_url, icon=":material/open_in_new:")
 
