@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
+import yaml
 
 from kb.flows.library import FlowLibrary
 from kb.flows.model import load_flow_file
 
 INVALID = Path(__file__).parent.parent / "fixtures" / "flows" / "invalid"
+DEFINITIONS = Path(__file__).parent.parent.parent / "kb" / "flows" / "definitions"
 SECTION = "responding-to-a-disclosure#what-should-i-do-if-a-child-tells-me-they-are-being-hurt"
 SECTIONS = {SECTION: "When a child tells you they are being hurt, stay calm and listen carefully to what the child says."}
 CONTACTS = {"emergency-999", "somerset-direct-childrens-social-care"}
@@ -65,3 +68,26 @@ def test_outcomes_cover_the_required_routes():
 def test_every_shipped_flow_passes_check_against_the_real_index(shipped_kb):
     sections = {sid: p.text for sid, p in shipped_kb.sections().items()}
     assert shipped_kb.flows.check(sections, set(shipped_kb.contacts)) == []
+
+
+EDITORIAL = re.compile(r"\bunconfirmed\b|\bnot (?:be )?confirmed\b|\bthe corpus\b|\(see note\)|\bnot described here\b|\bnot reproduced here\b|\bnot been read\b|\bnot summarised here\b", re.IGNORECASE)
+
+
+def _shown_texts(node, where: str = ""):
+    """Every string a user could see in a flow file: all but the verbatim quotes of the cited text."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key != "quote":
+                yield from _shown_texts(value, f"{where}.{key}")
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            yield from _shown_texts(value, f"{where}[{i}]")
+    elif isinstance(node, str):
+        yield where, node
+
+
+def test_no_editors_note_in_any_text_a_flow_shows():
+    found = []
+    for path in sorted(DEFINITIONS.glob("*.yaml")):
+        found += [f"{path.name} {where}: {text[:80]}" for where, text in _shown_texts(yaml.safe_load(path.read_text())) if EDITORIAL.search(text)]
+    assert not found, "say what to check and with whom instead:\n" + "\n".join(found)
