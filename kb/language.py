@@ -65,6 +65,7 @@ class RoleRule:
     patterns: tuple[re.Pattern, ...]
     first: str
     not_covered: str
+    sections: tuple[re.Pattern, ...] = ()  # headings of sections written for this asker (matched on the lower-cased heading)
 
 
 @dataclass(frozen=True)
@@ -251,7 +252,7 @@ def _roles(data: dict, problems: _Problems) -> tuple[RoleRule, ...]:
         if name not in ROLES:
             problems.append(f"{where}: unknown role; the roles are {', '.join(ROLES)}")
             continue
-        if not problems.keys(where, entry, {"label", "patterns", "first", "not_covered"}):
+        if not problems.keys(where, entry, {"label", "patterns", "first", "not_covered", "sections"}):
             continue
         out.append(
             RoleRule(
@@ -260,6 +261,7 @@ def _roles(data: dict, problems: _Problems) -> tuple[RoleRule, ...]:
                 problems.patterns(f"{where} patterns", entry.get("patterns")),
                 problems.text(where, entry, "first"),
                 problems.text(where, entry, "not_covered"),
+                problems.patterns(f"{where} sections", entry.get("sections")),
             )
         )
     return tuple(sorted(out, key=lambda r: ROLES.index(r.role)))

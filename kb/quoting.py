@@ -26,7 +26,7 @@ WHOLE_SECTION_CHARS = 600  # a section up to this long is quoted whole
 MAX_SPANS_SENTENCES = 3  # sentences quoted from a longer section (its opening among them), beside those kept with them
 # Calibrated with `kb eval` on the blind development set.
 NOT_FOUND_BELOW = 0.34  # nearest chunk's cosine similarity below which the corpus is taken not to answer...
-NOT_FOUND_WITH_CUES_BELOW = 0.25  # ...with a danger cue, related procedure text beats "not covered"
+NOT_FOUND_WITH_CUES_BELOW = 0.25  # ...with a danger cue or words naming its topic, related procedure text beats "not covered"
 PHRASING_ANSWERS = 0.55  # ...unless a section's question or phrasing is at least this close
 COVERAGE_ANSWERS = 0.6  # ...or the section holds most of the question's rarer words
 SECOND_PART_MARGIN = 0.08  # a second section answers a second question when it beats the first section there by this
@@ -80,7 +80,9 @@ class SectionQuoter:
 
     def _answers(self, request: Request, ranking: SectionRanking) -> bool:
         best = ranking.ranked[0]
-        floor = NOT_FOUND_WITH_CUES_BELOW if request.cues else NOT_FOUND_BELOW
+        # a danger cue, or everyday words naming the best section's topic, make related text worth quoting
+        named = request.cues or best.passage.doc_id in request.topic_documents
+        floor = NOT_FOUND_WITH_CUES_BELOW if named else NOT_FOUND_BELOW
         return ranking.best_chunk >= floor or best.phrasing >= PHRASING_ANSWERS or best.coverage >= COVERAGE_ANSWERS
 
     def _second_part(self, ranking: SectionRanking, first: RankedSection) -> RankedSection | None:

@@ -106,7 +106,8 @@ def split_parts(text: str) -> tuple[str, ...]:
 
 
 def _has_phrase(text: str, phrase: str) -> bool:
-    return f" {phrase} " in text
+    """Whole words, apostrophes aside ("hasnt" is "hasn't")."""
+    return " " + phrase.replace("'", "") + " " in text.replace("'", "")
 
 
 @component

@@ -202,7 +202,7 @@ def build_answer_pipeline(
     pipeline.add_component("dense", dense)
     pipeline.add_component("lexical", lexical)
     pipeline.add_component("fusion", WeightedRankFusion(dense_weight=DENSE_WEIGHT, top_k=CANDIDATES))
-    pipeline.add_component("ranker", SectionRanker(sections))
+    pipeline.add_component("ranker", SectionRanker(sections, role_sections={r.role: r.sections for r in reader.language.roles}))
     pipeline.add_component("quoter", quoter)
     pipeline.connect("reader.query", "embedder.text")
     pipeline.connect("reader.lexical_query", "lexical.query")

@@ -34,6 +34,8 @@ INTENT_HEADINGS = {
     "act": re.compile(r"^(?:What should|What do|What can|Who do|Who should|How do I|How should|When should I|What if|What happens|Do I|Should I|Can I)\b"),
     "define": re.compile(r"^(?:What is|What are|What does|What counts|Who is|Who are)\b"),
 }
+ROLE_FIT_BOOST = 0.05  # a section written for the asker's role (roles.yaml `sections`)...
+ROLE_MISFIT_PENALTY = 0.2  # ...and one written for another: a parent's steps are not a volunteer's
 TOPIC_BOOST = 0.1  # a section of a document the question's danger cues or everyday words point to
 GLOSSARY_PENALTY = 0.3  # a glossary entry answering a question that is not "what is X?" (it defines, the procedure says what to do)
 GLOSSARY_BOOST = 0.0  # a glossary entry named by a "what is X?" question joins the candidates (the dev sets: a boost took the place of fuller procedure sections)
@@ -122,19 +124,24 @@ class SectionIndex:
 
 
 def applies(passage: Passage, question_words: str) -> bool:
-    """False when the passage's document has a `scope` and the question uses none of its words."""
-    return not passage.scope or any(f" {' '.join(words(term))} " in question_words for term in passage.scope)
+    """False when the passage's document has a `scope` and the question uses none of its words
+    (apostrophes aside: "hasnt come home" is "hasn't come home")."""
+    if not passage.scope:
+        return True
+    flat = question_words.replace("'", "")
+    return any(" " + " ".join(words(term)).replace("'", "") + " " in flat for term in passage.scope)
 
 
 @component
 class SectionRanker:
     """Fused chunks, the question's embedding and the request -> sections ranked for answering."""
 
-    def __init__(self, index: SectionIndex, top_k: int = 8):
+    def __init__(self, index: SectionIndex, top_k: int = 8, role_sections: dict[str, tuple[re.Pattern, ...]] | None = None):
         if top_k < 1:
             raise ValueError(f"SectionRanker: top_k is {top_k}; it must be at least 1")
         self.index = index
         self.top_k = top_k
+        self.role_sections = role_sections or {}  # role -> headings of sections written for that asker
 
     @component.output_types(ranking=SectionRanking)
     def run(self, documents: list[Document], query_embedding: list[float], request: Request, part_embeddings: list[list[float]] | None = None) -> dict:
@@ -169,12 +176,21 @@ class SectionRanker:
                 score += TOPIC_BOOST
             if request.intent and INTENT_HEADINGS[request.intent].match(index.sections[sid].section):
                 score += INTENT_BOOST
+            score += self._role_fit(request, index.sections[sid].section)
             ranked.append(RankedSection(index.sections[sid], score, chunk, phr, cov))
         ranked.sort(key=lambda r: -r.score)
         ranked = self._glossary_first(request, ranked)
         parts = tuple(self._rank_part(text, emb, question_words) for text, emb in zip(request.parts, part_embeddings or [], strict=False))
         best_chunk = max(chunk_best.values(), default=0.0)
         return {"ranking": SectionRanking(tuple(ranked[: self.top_k]), best_chunk, parts)}
+
+    def _role_fit(self, request: Request, heading: str) -> float:
+        """Raised when the section is written for the asker, lowered when it is written for someone else."""
+        heading = heading.lower()
+        written_for = [role for role, patterns in self.role_sections.items() if any(p.search(heading) for p in patterns)]
+        if not written_for:
+            return 0.0
+        return ROLE_FIT_BOOST if request.role.value in written_for else -ROLE_MISFIT_PENALTY
 
     def _glossary_first(self, request: Request, ranked: list[RankedSection]) -> list[RankedSection]:
         """A 'what is X?' question about a glossary term puts its glossary entry among the
