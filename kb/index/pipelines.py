@@ -35,6 +35,7 @@ from kb.index.fusion import WeightedRankFusion
 from kb.index.generations import Generation
 from kb.index.lexical import SQLiteBM25Retriever
 from kb.index.sections import SectionIndex, SectionRanker
+from kb.index.vector import Hits, Vector
 from kb.quoting import SectionQuoter
 from kb.request import RequestReader
 
@@ -167,6 +168,60 @@ def build_query_pipeline(text_embedder: SentenceTransformersTextEmbedder, dense:
 
 
 @component
+class QueryEmbedder:
+    """question -> its embedding as a `Vector` (one value to pass on, not 384 to copy)."""
+
+    def __init__(self, text_embedder: SentenceTransformersTextEmbedder):
+        self.text_embedder = text_embedder
+
+    def warm_up(self) -> None:
+        self.text_embedder.warm_up()
+
+    @component.output_types(embedding=Vector)
+    def run(self, text: str) -> dict:
+        return {"embedding": Vector.of(self.text_embedder.run(text=text)["embedding"])}
+
+
+@component
+class VectorRetriever:
+    """The Qdrant retriever, taking a `Vector`, its chunks passed on as `Hits`."""
+
+    def __init__(self, retriever: QdrantEmbeddingRetriever):
+        self.retriever = retriever
+
+    @component.output_types(hits=Hits)
+    def run(self, query_embedding: Vector, filters: dict | None = None) -> dict:
+        return {"hits": Hits(tuple(self.retriever.run(query_embedding=list(query_embedding.values), filters=filters)["documents"]))}
+
+
+@component
+class KeywordRetriever:
+    """The BM25 retriever, its chunks passed on as `Hits`."""
+
+    def __init__(self, retriever: SQLiteBM25Retriever):
+        self.retriever = retriever
+
+    def warm_up(self) -> None:
+        self.retriever.warm_up()
+
+    @component.output_types(hits=Hits)
+    def run(self, query: str, kinds: list[str] | None = None, audience: str | None = None) -> dict:
+        return {"hits": Hits(tuple(self.retriever.run(query=query, kinds=kinds, audience=audience)["documents"]))}
+
+
+@component
+class HitsFusion:
+    """Rank fusion of the dense and keyword `Hits`."""
+
+    def __init__(self, fusion: WeightedRankFusion):
+        self.fusion = fusion
+
+    @component.output_types(hits=Hits)
+    def run(self, dense: Hits, lexical: Hits) -> dict:
+        return {"hits": Hits(tuple(self.fusion.run(dense=list(dense.documents), lexical=list(lexical.documents))["documents"]))}
+
+
+@component
 class PartEmbedder:
     """The separate questions of a question that asks more than one, embedded in one batch with
     the model the text embedder has loaded (none asked: nothing embedded)."""
@@ -174,13 +229,13 @@ class PartEmbedder:
     def __init__(self, text_embedder: SentenceTransformersTextEmbedder):
         self.text_embedder = text_embedder
 
-    @component.output_types(embeddings=list[list[float]])
+    @component.output_types(embeddings=list[Vector])
     def run(self, texts: list[str]) -> dict:
         if not texts:
             return {"embeddings": []}
         self.text_embedder.warm_up()
         backend = self.text_embedder.embedding_backend
-        return {"embeddings": backend.embed(texts, batch_size=len(texts), show_progress_bar=False, normalize_embeddings=True)}
+        return {"embeddings": [Vector.of(e) for e in backend.embed(texts, batch_size=len(texts), show_progress_bar=False, normalize_embeddings=True)]}
 
 
 def build_answer_pipeline(
@@ -197,20 +252,20 @@ def build_answer_pipeline(
     Output: quoter.answer."""
     pipeline = Pipeline()
     pipeline.add_component("reader", reader)
-    pipeline.add_component("embedder", text_embedder)
+    pipeline.add_component("embedder", QueryEmbedder(text_embedder))
     pipeline.add_component("parts", PartEmbedder(text_embedder))
-    pipeline.add_component("dense", dense)
-    pipeline.add_component("lexical", lexical)
-    pipeline.add_component("fusion", WeightedRankFusion(dense_weight=DENSE_WEIGHT, top_k=CANDIDATES))
+    pipeline.add_component("dense", VectorRetriever(dense))
+    pipeline.add_component("lexical", KeywordRetriever(lexical))
+    pipeline.add_component("fusion", HitsFusion(WeightedRankFusion(dense_weight=DENSE_WEIGHT, top_k=CANDIDATES)))
     pipeline.add_component("ranker", SectionRanker(sections, role_sections={r.role: r.sections for r in reader.language.roles}))
     pipeline.add_component("quoter", quoter)
     pipeline.connect("reader.query", "embedder.text")
     pipeline.connect("reader.lexical_query", "lexical.query")
     pipeline.connect("reader.parts", "parts.texts")
     pipeline.connect("embedder.embedding", "dense.query_embedding")
-    pipeline.connect("dense.documents", "fusion.dense")
-    pipeline.connect("lexical.documents", "fusion.lexical")
-    pipeline.connect("fusion.documents", "ranker.documents")
+    pipeline.connect("dense.hits", "fusion.dense")
+    pipeline.connect("lexical.hits", "fusion.lexical")
+    pipeline.connect("fusion.hits", "ranker.hits")
     pipeline.connect("embedder.embedding", "ranker.query_embedding")
     pipeline.connect("parts.embeddings", "ranker.part_embeddings")
     pipeline.connect("reader.request", "ranker.request")

@@ -16,10 +16,11 @@ from collections import Counter
 from dataclasses import dataclass
 
 import numpy as np
-from haystack import Document, component
+from haystack import component
 
 from kb.glossary import Glossary
 from kb.index.passage import Passage
+from kb.index.vector import Hits, Vector
 from kb.request import Request
 from kb.text import STOPWORDS, content_words, words
 
@@ -113,7 +114,7 @@ class SectionIndex:
         total = self.weight(query_stems)
         return self.weight(query_stems & self.section_stems.get(section_id, set())) / total if total else 0.0
 
-    def phrasing_scores(self, embedding: list[float] | None) -> np.ndarray:
+    def phrasing_scores(self, embedding: np.ndarray | list[float] | None) -> np.ndarray:
         """Per section (in `order`), the best cosine similarity of its phrasings to the question."""
         best = np.full(len(self.order), -1.0, dtype=np.float32)
         if embedding is None or not len(self.phrasing_owner):
@@ -144,8 +145,9 @@ class SectionRanker:
         self.role_sections = role_sections or {}  # role -> headings of sections written for that asker
 
     @component.output_types(ranking=SectionRanking)
-    def run(self, documents: list[Document], query_embedding: list[float], request: Request, part_embeddings: list[list[float]] | None = None) -> dict:
+    def run(self, hits: Hits, query_embedding: Vector, request: Request, part_embeddings: list[Vector] | None = None) -> dict:
         index = self.index
+        documents = hits.documents
         chunk_best: dict[str, float] = {}
         fused_best: dict[str, float] = {}
         top_fused = max((float(d.score or 0.0) for d in documents), default=0.0) or 1.0
@@ -156,7 +158,7 @@ class SectionRanker:
                 chunk_best[sid] = max(chunk_best.get(sid, -1.0), float(dense))
             fused_best[sid] = max(fused_best.get(sid, 0.0), float(doc.score or 0.0) / top_fused)
         floor = (min(chunk_best.values()) if chunk_best else 0.0) - 0.05
-        phrasing = index.phrasing_scores(query_embedding)
+        phrasing = index.phrasing_scores(query_embedding.array())
         candidates = list(dict.fromkeys([*fused_best, *(index.order[i] for i in np.argsort(-phrasing)[:PHRASING_CANDIDATES])]))
         question_words = f" {' '.join(words(request.normalised))} "
         candidates = [sid for sid in candidates if sid in index.sections and applies(index.sections[sid], question_words)] or [
@@ -206,10 +208,10 @@ class SectionRanker:
         boosted = RankedSection(self.index.sections[entry.section_id], base + GLOSSARY_BOOST, found.chunk if found else 1.0, 1.0, 1.0)
         return sorted([boosted] + [r for r in ranked if r.section_id != entry.section_id], key=lambda r: -r.score)
 
-    def _rank_part(self, text: str, embedding: list[float], question_words: str) -> tuple[RankedSection, ...]:
+    def _rank_part(self, text: str, embedding: Vector, question_words: str) -> tuple[RankedSection, ...]:
         """One of several questions asked: sections by phrasing similarity and word coverage."""
         index = self.index
-        phrasing = index.phrasing_scores(embedding)
+        phrasing = index.phrasing_scores(embedding.array())
         part_stems = stems(text)
         out = []
         for i in np.argsort(-phrasing)[: PHRASING_CANDIDATES * 2]:
