@@ -17,6 +17,7 @@ from kb.composer import AnswerComposer
 from kb.config import Settings
 from kb.contacts import Contact, load_contacts
 from kb.errors import IndexDamagedError, IndexNotReadyError, KBError
+from kb.index import history
 from kb.index.chunk_db import read_chunks
 from kb.index.documents import LoadResult, load_corpus
 from kb.index.generations import Generation, GenerationStore
@@ -126,7 +127,16 @@ class KnowledgeBase:
                 raise KBError(f"no earlier complete index generation to roll back to{skipped} (serving {current.name})")
             self.generations.publish(whole[0])
             point_alias(self.settings, whole[0])
+            history.record(self.settings.data_dir, current, whole[0], event="rolled back")
         return current.name, whole[0].name
+
+    def history(self) -> list[history.Release]:
+        """What each published index changed, newest first (the "What's new" page)."""
+        return history.read(self.settings.data_dir, self.generations)
+
+    def last_changed(self) -> dict[str, str]:
+        """doc id -> the day its text last changed in a published version."""
+        return history.last_changed(self.history())
 
     def status(self) -> dict:
         """The served generation and its size; `problem` says what is wrong when it is damaged."""

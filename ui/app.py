@@ -22,6 +22,7 @@ pages = [
     st.Page("pages/flows.py", title="Guided flows", icon=":material/alt_route:"),
     st.Page("pages/glossary.py", title="Glossary", icon=":material/menu_book:"),
     st.Page("pages/contacts.py", title="Contacts", icon=":material/call:"),
+    st.Page("pages/whats_new.py", title="What's new", icon=":material/update:"),
     st.Page("pages/editor.py", title="Editor", icon=":material/edit_document:"),
 ]
 st.navigation(pages, position="top").run()

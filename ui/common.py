@@ -137,6 +137,7 @@ def show_citation(
     passage: str | None,
     quote: str | None,
     expanded: bool = False,
+    last_changed: str | None = None,
 ) -> None:
     """One numbered source, in an expander: the quote highlighted inside its passage, then where it is from."""
     title = title or "Source not in the current index"
@@ -153,6 +154,8 @@ def show_citation(
             details.append(f"section “{section}”")
         details.append(f"version {version or 'not stated'}")
         details.append(f"last reviewed {last_reviewed or 'not stated'}")
+        if last_changed:
+            details.append(f"document last changed {last_changed}")
         st.caption(md_text(" · ".join(details)))
         if is_web_address(source_url):
             st.link_button("Open the source page", str(source_url), icon=":material/open_in_new:")

@@ -27,7 +27,8 @@ from pathlib import Path
 from haystack import Document
 
 from kb.config import Settings
-from kb.errors import DocumentError, IndexDamagedError, IndexNotReadyError, IndexWriteError
+from kb.errors import DocumentError, IndexDamagedError, IndexNotReadyError, IndexWriteError, KBError
+from kb.index import history
 from kb.index.chunk_db import read_chunks, section_phrasings, write_chunk_db
 from kb.index.chunker import chunk_document, embed_text
 from kb.index.documents import SourceDocument, load_corpus
@@ -152,10 +153,18 @@ class Indexer:
         rolled back from) are removed first, so a rollback from this one returns to the one
         served before it.
         """
+        served = self._served_or_none()
         dropped = self.generations.drop_unserved_before(generation)
         self.generations.publish(generation)
         point_alias(self.settings, generation)
+        history.record(self.settings.data_dir, served, generation)
         self.prune(dropped)
+
+    def _served_or_none(self) -> Generation | None:
+        try:
+            return self.generations.current_or_none()
+        except KBError:  # a damaged CURRENT: the history starts again from here
+            return None
 
     def prune(self, already_removed: list[str] = ()) -> list[str]:
         """Remove the generations no longer kept (and, with a Qdrant server, their collections)."""

@@ -92,6 +92,7 @@ def test_ask_shows_safety_first_then_a_cited_answer(app_index):
     first = assistant.expander[0]
     assert "<mark" in first.get("html")[0].proto.body
     assert "version" in first.caption[0].value and "last reviewed" in first.caption[0].value
+    assert "document last changed" in first.caption[0].value, "each source says when its document last changed"
     assert any(b.key.startswith("ask_flow_") for b in assistant.button), "a guided flow is suggested"
     assert at.caption[-1].value == FOOTER
     at.chat_input(key="ask_input").set_value("and who do I ring at the weekend?").run()
@@ -190,6 +191,15 @@ def test_glossary_search(app_index):
     labels = [plain(e.label) for e in at.expander]
     assert 0 < len(labels) < everything
     assert any("Local Authority Designated Officer" in label for label in labels)
+
+
+@pytest.mark.slow
+def test_whats_new_lists_the_published_versions(app_index):
+    at = page("whats_new").run()
+    assert not at.exception
+    first = texts(at)
+    assert "Published" in first and "version gen-" in first, "the version the index serves is listed with its date"
+    assert at.caption[-1].value == FOOTER
 
 
 @pytest.mark.slow

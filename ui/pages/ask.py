@@ -89,8 +89,9 @@ def show_turn(i: int, turn: dict, kb) -> None:
                 st.button(link.section, key=f"ask_choice_{i}_{n}", on_click=queue_question, args=(link.section,), icon=":material/help:")
         if answer.citations:
             st.markdown("**Sources**")
+            changed = kb.last_changed()
             for c in answer.citations:
-                show_citation(c.n, c.title, c.section, c.version, c.last_reviewed, c.source_url, c.passage, c.quote)
+                show_citation(c.n, c.title, c.section, c.version, c.last_reviewed, c.source_url, c.passage, c.quote, last_changed=changed.get(c.doc_id))
         if answer.see_also:
             st.markdown("**See also**")
             for link in answer.see_also:
