@@ -194,7 +194,7 @@ def _last_target(flow, path) -> str:
 
 
 @pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
-@pytest.mark.parametrize(("slug", "ready"), [("flows", "Guided flows"), ("glossary", "Search the glossary"), ("contacts", "Search the contacts"), ("editor", "Editor password")])
+@pytest.mark.parametrize(("slug", "ready"), [("flows", "Guided flows"), ("glossary", "Search the glossary"), ("contacts", "Search the contacts"), ("whats_new", "What changed in the procedures"), ("editor", "Editor password")])
 def test_every_other_page_opens(app_url, browser, viewport, slug, ready):
     page = open_page(browser, f"{app_url}/{slug}", viewport)
     try:
