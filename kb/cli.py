@@ -92,6 +92,8 @@ def index(ctx: click.Context, corpus: Path | None, as_json: bool, stage: bool, p
         click.echo(f"Skipped {where}: {err['reason']}", err=True)
     for doc_id in report.kept_previous:
         click.echo(f"Kept the previously indexed version of {doc_id}.", err=True)
+    if report.flows_changed:
+        click.echo("The guided flows changed; they are served with this version of the documents.")
     check = "run 'kb flows check'" if report.published else "check the flow before 'kb index --publish'"
     for hit in report.affected_flow_nodes:
         click.echo(f"Flow {hit['flow']} node {hit['node']} cites section {hit['section']}, which was {hit['change']}: {check}.", err=True)
@@ -217,17 +219,19 @@ def flows_show(ctx: click.Context, flow_id: str, as_json: bool) -> None:
 @flows.command("check")
 @click.pass_context
 def flows_check(ctx: click.Context) -> None:
-    """Check every flow against its graph rules, the current index and the contacts; exit 1 on any problem."""
+    """Check every flow (in the corpus folder, and as served) against its graph rules, the served index and the contacts; exit 1 on any problem."""
     service = _kb(ctx)
     service.ensure_index()
-    sections = {sid: p.text for sid, p in service.sections().items()}
-    problems = service.flows.check(sections, set(service.contacts))
+    problems = service.flow_check(working_copy=True)
     for p in problems:
         click.echo(str(p))
-    if problems:
-        click.echo(f"{len(problems)} problem(s) in the flows.", err=True)
+    served = service.flow_problems
+    for p in served:
+        click.echo(f"Not served now: {p}", err=True)
+    if problems or served:
+        click.echo(f"{len(problems)} problem(s) in the flows in the corpus folder; {len(served)} in the served ones.", err=True)
         ctx.exit(1)
-    click.echo(f"All {len(service.flows)} flows are valid.")
+    click.echo(f"All {len(service.flow_library)} flows are valid.")
 
 
 @flows.command("walk")

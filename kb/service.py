@@ -59,17 +59,60 @@ class KnowledgeBase:
         folder = language_dir(self.settings.corpus_dir)
         # The shipped rules name the shipped contacts; a corpus that brings neither its own rules nor contacts is not held to them.
         contacts = set(self.contacts) if self.contacts or folder != SHIPPED_DIR else None
-        return load_language(folder, set(self.flows.ids()), contacts)
+        return load_language(folder, set(self.flow_library.ids()), contacts)
 
     @cached_property
     def contacts(self) -> dict[str, Contact]:
         return load_contacts(self.settings.corpus_dir)
 
     @cached_property
-    def flows(self):
-        from kb.flows.library import FlowLibrary
+    def flow_library(self):
+        """Every guided flow of the served index generation (each keeps a copy of the flows it was
+        built with), or of the corpus before there is an index; valid or not."""
 
-        return FlowLibrary.load_default()
+        return self._flows_in(self.generations.current_or_none() if self._index_whole() else None)
+
+    @cached_property
+    def _served_flows(self):
+        sections = None
+        if self._index_whole():
+            sections = {sid: p.text for sid, p in self.sections().items()}
+        return self.flow_library.valid(sections, set(self.contacts))
+
+    @property
+    def flows(self):
+        """The guided flows that are served: valid against the served index and the contacts."""
+        return self._served_flows[0]
+
+    @property
+    def flow_problems(self) -> list:
+        """Why each flow that is not served is left out (for the Editor page and `kb flows check`)."""
+        return self._served_flows[1]
+
+    def flow_check(self, generation: str | None = None, working_copy: bool = False) -> list:
+        """Every problem of the flows of an index generation (the served one, or a named staged
+        one) against that generation's text and the contacts; with `working_copy`, of the flows
+        in the corpus folder (as editors are changing them) against the served text."""
+        sections = self.section_texts(generation)
+        library = self._flows_in(None) if working_copy else self._flows_in(self.generations.get(generation) if generation else self.generations.current())
+        return library.check(sections, set(self.contacts))
+
+    def _flows_in(self, generation: Generation | None):
+        from kb.flows.library import FLOWS_DIR, FlowLibrary, flows_dir
+
+        if generation is not None and (generation.path / FLOWS_DIR).is_dir():
+            return FlowLibrary.load_dir(generation.path / FLOWS_DIR)
+        return FlowLibrary.load_dir(flows_dir(self.settings.corpus_dir))
+
+    def _index_whole(self) -> bool:
+        try:
+            return self.generations.current_or_none() is not None
+        except KBError:
+            return False
+
+    def _forget_flows(self) -> None:
+        for name in ("flow_library", "_served_flows", "composer", "language"):
+            self.__dict__.pop(name, None)
 
     # index
 
@@ -81,8 +124,10 @@ class KnowledgeBase:
         generation is staged (see `staged` and `publish`) and the served one keeps answering."""
         report = self.indexer.run(corpus_dir, progress, publish=publish)
         if report.changed_sections or report.removed_sections:
-            report.affected_flow_nodes = self.flows.affected_by(set(report.changed_sections), set(report.removed_sections))
+            report.affected_flow_nodes = self._flows_in(None).affected_by(set(report.changed_sections), set(report.removed_sections))
         self.__dict__.pop("contacts", None)
+        if report.switched:
+            self._forget_flows()
         if "composer" in self.__dict__:
             self.composer.contacts = self.contacts
         return report
@@ -113,6 +158,7 @@ class KnowledgeBase:
                 if served is not None and gen.number <= self.generations.get(served).number:
                     raise KBError(f"{name} is not newer than the served generation {served}; use 'kb index --rollback' to go back")
             self.indexer.publish(gen)
+        self._forget_flows()
         return served, gen.name
 
     def rollback(self) -> tuple[str, str]:
@@ -128,6 +174,7 @@ class KnowledgeBase:
             self.generations.publish(whole[0])
             point_alias(self.settings, whole[0])
             history.record(self.settings.data_dir, current, whole[0], event="rolled back")
+        self._forget_flows()
         return current.name, whole[0].name
 
     def history(self) -> list[history.Release]:

@@ -5,11 +5,19 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
+from kb.config import PROJECT_ROOT
 from kb.errors import FlowError
 from kb.flows.model import Flow, load_flow_file
 from kb.flows.validate import Problem, check_flows
 
-DEFINITIONS_DIR = Path(__file__).resolve().parent / "definitions"
+FLOWS_DIR = "flows"  # corpus/flows/: the guided flows, content owned by editors like the documents
+SHIPPED_DIR = PROJECT_ROOT / "corpus" / FLOWS_DIR
+
+
+def flows_dir(corpus_dir: Path) -> Path:
+    """The corpus's own flows folder, or the shipped one when the corpus has none."""
+    own = Path(corpus_dir) / FLOWS_DIR
+    return own if own.is_dir() else SHIPPED_DIR
 
 
 class FlowLibrary(Mapping[str, Flow]):
@@ -37,7 +45,8 @@ class FlowLibrary(Mapping[str, Flow]):
 
     @classmethod
     def load_default(cls) -> FlowLibrary:
-        return cls.load_dir(DEFINITIONS_DIR)
+        """The shipped flows (corpus/flows/)."""
+        return cls.load_dir(SHIPPED_DIR)
 
     def __getitem__(self, key: str) -> Flow:
         return self._flows[key]
@@ -53,6 +62,27 @@ class FlowLibrary(Mapping[str, Flow]):
 
     def check(self, sections: Mapping[str, str] | None, contact_ids: set[str] | None) -> list[Problem]:
         return self.load_problems + check_flows(self._flows, sections, contact_ids)
+
+    def valid(self, sections: Mapping[str, str] | None, contact_ids: set[str] | None) -> tuple[FlowLibrary, list[Problem]]:
+        """The flows that can be served, and every problem of the others. A flow with a problem
+        is left out, and so is a flow whose options lead into one that is left out."""
+        problems = self.check(sections, contact_ids)
+        bad_files = {p.file for p in problems}
+        flows = {fid: f for fid, f in self._flows.items() if Path(f.path).name not in bad_files}
+        while True:
+            leads_out = {
+                fid
+                for fid, flow in flows.items()
+                for node in flow.nodes.values()
+                for option in node.options
+                if option.goto and option.goto.split("#", 1)[0] not in flows
+            }
+            if not leads_out:
+                break
+            for fid in sorted(leads_out):
+                problems.append(Problem(Path(flows[fid].path).name, "", "not served: one of its options leads into a flow that is not served"))
+                del flows[fid]
+        return FlowLibrary(flows), problems
 
     def flows_for_doc(self) -> dict[str, list[str]]:
         """doc id -> flows citing it, the flow citing it most first (to suggest flows next to answers)."""

@@ -37,6 +37,7 @@ ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,79}$")
 CONTACTS_FILE = "contacts.yaml"
 SKIPPED_NAMES = {"README.md"}
 LANGUAGE_DIR = "language"  # corpus/language/: the editors' language rules, read by kb.language
+FLOWS_DIR = "flows"  # corpus/flows/: the guided flows, read by kb.flows
 
 MAX_DOCUMENT_BYTES = 512 * 1024
 MAX_DOCUMENT_LINES = 50_000
@@ -167,8 +168,8 @@ def _candidate_files(corpus_dir: Path):
             continue
         if path.name in SKIPPED_NAMES and path.parent == corpus_dir:
             continue
-        if path.relative_to(corpus_dir).parts[0] == LANGUAGE_DIR:
-            continue  # the language rules (kb/language.py), not documents
+        if path.relative_to(corpus_dir).parts[0] in (LANGUAGE_DIR, FLOWS_DIR):
+            continue  # the language rules (kb/language.py) and the guided flows (kb/flows), not documents
         yield path
 
 

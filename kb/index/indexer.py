@@ -62,6 +62,7 @@ class IndexReport:
     changed_sections: list[str] = field(default_factory=list)
     removed_sections: list[str] = field(default_factory=list)
     affected_flow_nodes: list[dict] = field(default_factory=list)
+    flows_changed: bool = False  # a guided flow in the corpus differs from the served generation's copy
     recovered_from: str | None = None  # the served generation was damaged (why): everything was indexed afresh
 
     @property
@@ -199,8 +200,10 @@ class Indexer:
         report.unchanged.extend(sorted(carried))
         report.removed = sorted(set(prev_docs) - current_ids)
 
+        flows = FlowSnapshot.of(corpus_dir)
+        report.flows_changed = bool(previous) and prev_manifest.get("flows") != flows.digest
         same_recipe = prev_manifest.get("model") == self.settings.embed_model and prev_manifest.get("chunk_max_chars") == self.settings.chunk_max_chars and prev_manifest.get("format", 1) == INDEX_FORMAT
-        if previous and same_recipe and not (report.added or report.changed or report.removed):
+        if previous and same_recipe and not (report.added or report.changed or report.removed or report.flows_changed):
             report.chunks = prev_manifest.get("chunk_count", 0)
             progress("done", 1, 1)
             log.info("corpus unchanged; still serving %s", previous.name)
@@ -210,7 +213,7 @@ class Indexer:
         records += [r for doc_id in sorted(carried) for r in carried[doc_id]]
         with EmbeddingCache(self.settings.data_dir / "embeddings.sqlite", self.settings.embed_model) as cache:
             keys = self._embed(records, cache, progress, report)
-            generation = self._write_generation(documents, records, _CachedVectors(cache, keys), loaded.paths, prev_docs, progress)
+            generation = self._write_generation(documents, records, _CachedVectors(cache, keys), loaded.paths, prev_docs, progress, flows)
 
         new_sections = section_hashes(records)
         old_sections: dict[str, str] = prev_manifest.get("sections", {})
@@ -272,10 +275,10 @@ class Indexer:
         report.embedded = total - report.embedded_phrasings
         return keys
 
-    def _write_generation(self, documents, records, vectors, paths, prev_docs, progress) -> Generation:
+    def _write_generation(self, documents, records, vectors, paths, prev_docs, progress, flows: FlowSnapshot) -> Generation:
         generation = self.generations.new_generation()
         try:
-            self._fill_generation(generation, documents, records, vectors, paths, prev_docs, progress)
+            self._fill_generation(generation, documents, records, vectors, paths, prev_docs, progress, flows)
         except BaseException:
             shutil.rmtree(generation.path, ignore_errors=True)  # never leave half a generation behind
             with contextlib.suppress(Exception):
@@ -283,7 +286,7 @@ class Indexer:
             raise
         return generation
 
-    def _fill_generation(self, generation: Generation, documents, records, vectors, paths, prev_docs, progress) -> None:
+    def _fill_generation(self, generation: Generation, documents, records, vectors, paths, prev_docs, progress, flows: FlowSnapshot) -> None:
         progress("store", 0, 1)
         write_chunk_db(generation.chunks_db, records, vectors.phrasings(records))
         dim = vectors.dimension(records)
@@ -316,8 +319,38 @@ class Indexer:
             "documents": docs_manifest,
             "sections": section_hashes(records),
             "files": paths,
+            "flows": flows.digest,
         }
         generation.manifest_path.write_text(json.dumps(manifest, indent=1), encoding="utf-8")
+        flows.copy_to(generation)
         self.generations.mark_complete(generation)
         progress("store", 1, 1)
 
+
+
+@dataclass(frozen=True)
+class FlowSnapshot:
+    """The guided flows go with the documents they cite: each generation keeps a copy of the flows
+    it was built with, so staging, publishing and rolling back move both together, and a change
+    to a flow alone is a new generation."""
+
+    files: tuple[Path, ...]
+    digest: str
+
+    @classmethod
+    def of(cls, corpus_dir: Path) -> FlowSnapshot:
+        from kb.flows.library import flows_dir
+
+        files = tuple(p for p in sorted(flows_dir(corpus_dir).glob("*.yaml")) if p.is_file() and not p.is_symlink())
+        h = hashlib.sha256()
+        for path in files:
+            h.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+        return cls(files, h.hexdigest()[:16])
+
+    def copy_to(self, generation: Generation) -> None:
+        from kb.flows.library import FLOWS_DIR
+
+        target = generation.path / FLOWS_DIR
+        target.mkdir(exist_ok=True)
+        for path in self.files:
+            shutil.copyfile(path, target / path.name)

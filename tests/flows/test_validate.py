@@ -12,7 +12,7 @@ from kb.flows.library import FlowLibrary
 from kb.flows.model import load_flow_file
 
 INVALID = Path(__file__).parent.parent / "fixtures" / "flows" / "invalid"
-DEFINITIONS = Path(__file__).parent.parent.parent / "kb" / "flows" / "definitions"
+DEFINITIONS = Path(__file__).parent.parent.parent / "corpus" / "flows"
 SECTION = "responding-to-a-disclosure#what-should-i-do-if-a-child-tells-me-they-are-being-hurt"
 SECTIONS = {SECTION: "When a child tells you they are being hurt, stay calm and listen carefully to what the child says."}
 CONTACTS = {"emergency-999", "somerset-direct-childrens-social-care"}

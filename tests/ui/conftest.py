@@ -1,4 +1,5 @@
-"""Shared set-up for the app's tests: a small corpus copied from corpus/, settings pointed at it.
+"""Shared set-up for the app's tests: the shipped corpus copied from corpus/ (the guided flows are
+served only when every section they cite is in the index), settings pointed at it.
 
 `ui_env` only sets the environment (cheap); `app_index` also builds the index once with the real
 model, for the tests that ask questions or walk flows. st.cache_resource is process-wide, so the
@@ -21,20 +22,15 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))  # the pages import ui.common
 
 PAGES = ROOT / "ui" / "pages"
-SMALL_CORPUS = (
-    "responding-to-a-disclosure.md",
-    "recognising-abuse-and-neglect.md",
-    "making-a-referral.md",
-    "glossary.md",
-    "contacts.yaml",
-)
 ENV_KEYS = ("KB_CORPUS_DIR", "KB_DATA_DIR", "KB_EDITOR_PASSWORD", "KB_EDITOR_PASSWORD_SHA256")
 
 
 def copy_small_corpus(dest: Path) -> Path:
+    """The shipped documents and contacts (its language rules and flows are the shipped ones)."""
     dest.mkdir(parents=True, exist_ok=True)
-    for name in SMALL_CORPUS:
-        shutil.copy(ROOT / "corpus" / name, dest / name)
+    for path in sorted((ROOT / "corpus").iterdir()):
+        if path.is_file() and path.suffix in (".md", ".yaml") and path.name != "README.md":
+            shutil.copy(path, dest / path.name)
     return dest
 
 
@@ -117,7 +113,7 @@ def flow_walk():
 
     flows = FlowLibrary.load_default()
     if not flows:
-        pytest.skip("no guided flows are installed in kb/flows/definitions")
+        pytest.skip("no guided flows are installed in corpus/flows")
     flow = flows["disclosure"] if "disclosure" in flows else next(iter(flows.values()))
     paths: dict[str, list[tuple[str, int, str]]] = {flow.start: []}
     queue = deque([flow.start])

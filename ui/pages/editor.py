@@ -296,6 +296,8 @@ def show_report(kb, report: dict) -> None:
     if report["kept_previous"]:
         kept = "The new version keeps" if staged else "Still serving"
         st.info(md_text(f"{kept} the last good version of: {', '.join(report['kept_previous'])}. Fix the problems above and re-index."))
+    if report.get("flows_changed"):
+        st.markdown("**The guided flows changed** (they are served together with this version of the documents).")
     nodes = report["affected_flow_nodes"]
     if nodes:
         st.markdown("**Flow steps whose cited text changed or disappeared**")
@@ -371,13 +373,22 @@ def show_waiting(kb, report: dict | None) -> None:
     show_publish_choice(kb, staged.name, key_suffix="_waiting")
 
 
+def show_flows_not_served(kb) -> None:
+    """The guided flows left out of the served version, and why (an editor fixes them in corpus/flows/)."""
+    problems = kb.flow_problems
+    if problems:
+        st.subheader("Guided flows not offered", divider="gray")
+        st.caption("These flows are not valid against the version being served, so users do not see them. Fix them in corpus/flows/ and re-index.")
+        for p in problems:
+            st.error(md_text(str(p)), icon=":material/alt_route:")
+
+
 def flow_problems(kb, generation: str | None = None) -> list:
     """Every flow checked against the served version, or against the named (staged) one."""
     try:
-        sections = kb.section_texts(generation)
+        return kb.flow_check(generation)
     except KBError:
         return []
-    return kb.flows.check(sections, set(kb.contacts))
 
 
 @editor_action
@@ -453,6 +464,7 @@ else:
         take_upload(kb.settings)
         show_documents(kb.settings)
         show_draft_area(kb.settings)
+        show_flows_not_served(kb)
         show_publish(kb)
 
 footer()
