@@ -248,6 +248,9 @@ def flows_walk(ctx: click.Context, flow_id: str, choices: tuple[str, ...], as_js
     if as_json:
         _emit(result)
         return
+    for p in result["path"]:
+        if p["carried"]:
+            click.echo(f"(From your earlier answer) {p['question']} {p['choice']}")
     node = result["node"]
     if node["type"] == "outcome":
         click.echo(f"Outcome: {node['outcome']} ({node['protocol']}) — {node['timescale']}")

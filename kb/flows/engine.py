@@ -1,6 +1,9 @@
 """A pure engine: a state is where a walk started and the path of (flow, node, choice) taken.
 
 `step`, `back` and `restart` return new states; nothing here does I/O or knows about Streamlit.
+Who the user is (a node that `asks: role`) is asked once in a walk: a later node that asks it
+again, in this flow or one the walk moves into, is answered from the earlier answer (a step marked
+`carried`), unless the earlier answer does not settle it.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ class Step:
     flow_id: str
     node_id: str
     choice: str
+    carried: bool = False  # answered from an earlier answer (who the user is), not asked
 
 
 @dataclass(frozen=True)
@@ -51,14 +55,43 @@ def step(flows: Mapping[str, Flow], state: State, choice: str) -> State:
     else:
         next_flow, next_node = state.at_flow, option.next
     _flow(flows, next_flow).node(next_node)
-    return State(state.flow_id, state.path + (Step(state.at_flow, state.at_node, choice),), next_flow, next_node)
+    return _carry_role(flows, State(state.flow_id, state.path + (Step(state.at_flow, state.at_node, choice),), next_flow, next_node))
+
+
+def known_roles(flows: Mapping[str, Flow], state: State) -> tuple[str, ...]:
+    """Who the user said they are, as narrowly as their answers so far settle it (or ())."""
+    roles: tuple[str, ...] = ()
+    for s in state.path:
+        node = _flow(flows, s.flow_id).node(s.node_id)
+        if node.asks == "role":
+            chosen = node.option(s.choice).roles
+            roles = tuple(r for r in roles if r in chosen) or chosen if roles else chosen
+    return roles
+
+
+def _carry_role(flows: Mapping[str, Flow], state: State) -> State:
+    node = current(flows, state)
+    known = known_roles(flows, state)
+    if node.asks != "role" or not known:
+        return state
+    fitting = [o for o in node.options if set(o.roles) & set(known)]
+    if len(fitting) != 1:
+        return state  # the earlier answer does not settle this question: ask it
+    stepped = step(flows, state, fitting[0].label)
+    carried = stepped.path[len(state.path)]
+    path = stepped.path[: len(state.path)] + (Step(carried.flow_id, carried.node_id, carried.choice, carried=True),) + stepped.path[len(state.path) + 1 :]
+    return State(stepped.flow_id, path, stepped.at_flow, stepped.at_node)
 
 
 def back(flows: Mapping[str, Flow], state: State) -> State:
-    if not state.path:
-        return state
-    last = state.path[-1]
-    return State(state.flow_id, state.path[:-1], last.flow_id, last.node_id)
+    """To the last question the user answered (an answer carried from an earlier one is undone with it)."""
+    path = list(state.path)
+    while path and path[-1].carried:
+        path.pop()
+    if not path:
+        return start(flows, state.flow_id)
+    last = path.pop()
+    return State(state.flow_id, tuple(path), last.flow_id, last.node_id)
 
 
 def restart(flows: Mapping[str, Flow], state: State) -> State:
@@ -75,7 +108,8 @@ def walk(flows: Mapping[str, Flow], flow_id: str, choices: list[str]) -> State:
 def progress(flows: Mapping[str, Flow], state: State) -> tuple[int, int]:
     """(questions answered, answered plus the most still to come on the longest path from here)."""
     flow = _flow(flows, state.at_flow)
-    return len(state.path), len(state.path) + _longest_to_outcome(flow, state.at_node, set())
+    asked = sum(not s.carried for s in state.path)
+    return asked, asked + _longest_to_outcome(flow, state.at_node, set())
 
 
 def _longest_to_outcome(flow: Flow, node_id: str, seen: set[str]) -> int:

@@ -34,11 +34,15 @@ class Cite:
         return self.section.split("#", 1)[0]
 
 
+ROLES = ("volunteer", "professional", "public", "child")  # who is walking a flow (a node that `asks: role`)
+
+
 @dataclass(frozen=True)
 class Option:
     label: str
     next: str = ""  # a node in the same flow
     goto: str = ""  # flow-id#node-id in another flow
+    roles: tuple[str, ...] = ()  # on a node that asks who the user is: the roles this answer means
 
 
 @dataclass(frozen=True)
@@ -50,6 +54,7 @@ class Node:
     help: str = ""
     options: tuple[Option, ...] = ()
     safety_first: bool = False
+    asks: str = ""  # "role": who the user is; asked once in a walk, then answered from the earlier answer
     # an outcome
     outcome: str = ""
     protocol: str = ""
@@ -140,7 +145,10 @@ def _node(node_id: str, raw: object, name: str) -> Node:
             raise FlowError(f"{where}: each option needs a 'label' and 'next' or 'goto'")
         if not isinstance(o["label"], str):
             raise FlowError(f"{where}: option label {o['label']!r} must be quoted text")
-        options.append(Option(label=o["label"], next=str(o.get("next") or ""), goto=str(o.get("goto") or "")))
+        roles = o.get("roles") or []
+        if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
+            raise FlowError(f"{where}: option {o['label']!r}: 'roles' must be a list of roles ({', '.join(ROLES)})")
+        options.append(Option(label=o["label"], next=str(o.get("next") or ""), goto=str(o.get("goto") or ""), roles=tuple(roles)))
     return Node(
         id=node_id,
         cites=tuple(cites),
@@ -148,6 +156,7 @@ def _node(node_id: str, raw: object, name: str) -> Node:
         help=str(raw.get("help") or ""),
         options=tuple(options),
         safety_first=raw.get("safety_first") is True,
+        asks=str(raw.get("asks") or ""),
         outcome=str(raw.get("outcome") or ""),
         protocol=str(raw.get("protocol") or ""),
         actions=tuple(str(a) for a in raw.get("actions") or ()),

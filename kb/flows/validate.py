@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from kb.flows.model import ID, Flow
+from kb.flows.model import ID, ROLES, Flow
 
 
 @dataclass(frozen=True)
@@ -48,6 +48,16 @@ def _check_graph(flow: Flow, flows: Mapping[str, Flow]) -> list[Problem]:
         add("", f"start node {flow.start!r} does not exist (nodes: {', '.join(sorted(flow.nodes))})")
     elif not flow.nodes[flow.start].safety_first:
         add(flow.start, "the start node must be the immediate-danger question (mark it safety_first: true)")
+    for node in flow.nodes.values():
+        if node.asks and node.asks != "role":
+            add(node.id, f"asks: {node.asks!r} is not known; the only value is 'role' (who the user is)")
+        if node.asks == "role":
+            for o in node.options:
+                bad = [r for r in o.roles if r not in ROLES]
+                if not o.roles or bad:
+                    add(node.id, f"option {o.label!r}: a node that asks who the user is needs 'roles' on every option, from {', '.join(ROLES)}")
+        elif any(o.roles for o in node.options):
+            add(node.id, "options have 'roles' but the node does not say 'asks: role'")
     for node in flow.nodes.values():
         if node.safety_first and node.id != flow.start:
             add(node.id, f"only the start node may be safety_first (start is {flow.start!r})")

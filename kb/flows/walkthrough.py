@@ -11,7 +11,7 @@ def describe_walk(service, flow_id: str, choices: list[str]) -> dict:
     node = engine.current(flows, state)
     sections = _sections_or_empty(service)
     path = [
-        {"flow": s.flow_id, "node": s.node_id, "question": flows[s.flow_id].node(s.node_id).question, "choice": s.choice}
+        {"flow": s.flow_id, "node": s.node_id, "question": flows[s.flow_id].node(s.node_id).question, "choice": s.choice, "carried": s.carried}
         for s in state.path
     ]
     return {"flow": flow_id, "at_flow": state.at_flow, "node": describe_node(node, service.contacts, sections), "path": path}

@@ -60,3 +60,31 @@ def test_scenario_reaches_its_outcome(scenario):
     node = engine.current(FLOWS, state)
     assert node.is_outcome, f"{scenario['id']} stopped at question {node.id!r}"
     assert (state.at_flow, node.id) == (scenario.get("outcome_flow", scenario["flow"]), scenario["outcome"])
+
+
+def test_who_the_user_is_is_asked_once_and_carried_into_the_next_flow():
+    from kb.flows.model import flow_from_data
+
+    def role_node(next_or_goto: dict, question: str) -> dict:
+        return {
+            "question": question,
+            "asks": "role",
+            "cites": ["d#s"],
+            "options": [
+                {"label": "I work or volunteer with children", "roles": ["volunteer", "professional"], **next_or_goto},
+                {"label": "A parent or member of the public", "roles": ["public"], **next_or_goto},
+            ],
+        }
+
+    outcome = {"outcome": "Done", "protocol": "p", "actions": ["a"], "timescale": "t", "cites": ["d#s"]}
+    danger = {"question": "Danger?", "safety_first": True, "cites": ["d#s"], "options": [{"label": "Yes", "next": "end"}, {"label": "No", "next": "who"}]}
+    first = flow_from_data({"id": "first", "title": "t", "start": "danger", "nodes": {"danger": danger, "who": role_node({"goto": "second#who"}, "Who are you?"), "end": outcome}}, "first.yaml")
+    second = flow_from_data({"id": "second", "title": "t", "start": "danger", "nodes": {"danger": danger, "who": role_node({"next": "end"}, "Are you a worker?"), "end": outcome}}, "second.yaml")
+    flows = {"first": first, "second": second}
+
+    state = engine.walk(flows, "first", ["No", "A parent or member of the public"])
+    assert engine.is_finished(flows, state), "the second flow's role question is answered from the first answer"
+    assert [s.carried for s in state.path] == [False, False, True]
+    assert engine.progress(flows, state)[0] == 2, "only the questions asked count"
+    back = engine.back(flows, state)
+    assert (back.at_flow, back.at_node) == ("first", "who"), "back undoes the carried answer with the one it came from"

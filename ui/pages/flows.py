@@ -89,7 +89,8 @@ def show_path(flows, state) -> None:
     with st.expander(f"Your answers so far ({len(state.path)})"):
         for n, step in enumerate(state.path, start=1):
             question = flows[step.flow_id].node(step.node_id).question
-            st.markdown(f"{n}\\. {md_text(question)}  \n**{md_text(step.choice)}**")
+            carried = " _(from your earlier answer)_" if step.carried else ""
+            st.markdown(f"{n}\\. {md_text(question)}  \n**{md_text(step.choice)}**{carried}")
 
 
 def show_citations(citations: list[dict], sections, label: str) -> None:
