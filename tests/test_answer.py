@@ -86,8 +86,9 @@ def test_development_set_scores(shipped_kb):
     assert s["out_of_scope_refused"] == 1.0
     assert s["quotes_verbatim"] == 1.0
     # This set was written beside the corpus for the earlier sentence-picking design (its facts
-    # often span two or three sections); measured 77.8% must facts and 79.2% top-1 section.
-    assert s["must_coverage"] >= 0.74
+    # often span two or three sections); measured 75.0% must facts and 81.2% top-1 section on the
+    # 51-document corpus (77.8% with 33 documents: new chapters compete for some of its questions).
+    assert s["must_coverage"] >= 0.72
     assert s["top3_section"] >= 0.9
     assert s["answers_with_duplicate_citations"] == 0 and s["answers_without_citation"] == 0
     assert s["recall_at_5"]["hybrid"] >= max(s["recall_at_5"]["lexical"], s["recall_at_5"]["dense"])
