@@ -251,6 +251,8 @@ def flows_walk(ctx: click.Context, flow_id: str, choices: tuple[str, ...], as_js
     for p in result["path"]:
         if p["carried"]:
             click.echo(f"(From your earlier answer) {p['question']} {p['choice']}")
+    if result["at_flow"] != flow_id:
+        click.echo(f"(Now in the flow '{service.flows[result['at_flow']].title}')")
     node = result["node"]
     if node["type"] == "outcome":
         click.echo(f"Outcome: {node['outcome']} ({node['protocol']}) — {node['timescale']}")
