@@ -38,7 +38,8 @@ ROOT = Path(__file__).resolve().parents[1]
 PYTHON = ROOT / ".venv" / "bin" / "python"
 KB = ROOT / ".venv" / "bin" / "kb"
 # Enough to answer a disclosure question and to cite the disclosure flow; small, so indexing is quick.
-PRIVACY_CORPUS = ("responding-to-a-disclosure.md", "making-a-referral.md", "contacts.yaml")
+# The shipped documents and contacts: a guided flow is served only when every section it cites is indexed.
+PRIVACY_CORPUS = tuple(p.name for p in sorted((ROOT / "corpus").iterdir()) if p.is_file() and p.suffix in (".md", ".yaml") and p.name != "README.md")
 # The environment a deployment may or may not set: removed, so the product's own defaults are tested.
 STRIPPED_PREFIXES = ("KB_", "HF_", "HUGGINGFACE_", "HAYSTACK_", "TRANSFORMERS_", "SENTENCE_TRANSFORMERS_", "STREAMLIT_", "TOKENIZERS_", "QDRANT_", "TORCH_")
 MAX_SCANNED_BYTES = 64 * 1024 * 1024
