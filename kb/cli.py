@@ -262,6 +262,8 @@ def flows_walk(ctx: click.Context, flow_id: str, choices: tuple[str, ...], as_js
             click.echo(f"  Contact: {c['who']}: {c['reach']}")
     else:
         click.echo(node["question"])
+        if node.get("help"):
+            click.echo(f"  ({node['help']})")
         for label in node["options"]:
             click.echo(f"  - {label}")
 
