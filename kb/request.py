@@ -105,9 +105,9 @@ def split_parts(text: str) -> tuple[str, ...]:
     return tuple(f"{context} {q}".strip() if len(q.split()) < 6 else q for q in asked[:MAX_PARTS])
 
 
-def _has_phrase(text: str, phrase: str) -> bool:
-    """Whole words, apostrophes aside ("hasnt" is "hasn't")."""
-    return " " + phrase.replace("'", "") + " " in text.replace("'", "")
+def _has_phrase(flat_text: str, phrase: str) -> bool:
+    """Whole words, apostrophes aside ("hasnt" is "hasn't"): `flat_text` is padded, without apostrophes."""
+    return " " + phrase.replace("'", "") + " " in flat_text
 
 
 @component
@@ -128,6 +128,7 @@ class RequestReader:
         lang = self.language
         normalised = normalise(text, lang)
         padded = f" {normalised} "
+        flat = padded.replace("'", "")
         cues = detect(text, lang, normalised)
         role, in_question = self._role(normalised, Role(persona))
         refused = None if cues else self._refused(normalised, padded)
@@ -136,7 +137,7 @@ class RequestReader:
         flows: list[str] = list(cues.flows)
         documents: list[str] = [d for c in cues.cues for d in lang.cue(c).documents]
         for synonym in lang.synonyms:
-            if any(_has_phrase(padded, w) for w in synonym.words) or any(p.search(normalised) for p in synonym.patterns):
+            if any(_has_phrase(flat, w) for w in synonym.words) or any(p.search(normalised) for p in synonym.patterns):
                 extra.append(synonym.means)
                 documents.extend(synonym.documents)
                 if synonym.flow and synonym.flow not in flows:

@@ -69,13 +69,12 @@ class KnowledgeBase:
     def flow_library(self):
         """Every guided flow of the served index generation (each keeps a copy of the flows it was
         built with), or of the corpus before there is an index; valid or not."""
-
-        return self._flows_in(self.generations.current_or_none() if self._index_whole() else None)
+        return self._flows_in(self.generations.whole_current_or_none())
 
     @cached_property
     def _served_flows(self):
         sections = None
-        if self._index_whole():
+        if self.generations.whole_current_or_none() is not None:
             sections = {sid: p.text for sid, p in self.sections().items()}
         return self.flow_library.valid(sections, set(self.contacts))
 
@@ -103,12 +102,6 @@ class KnowledgeBase:
         if generation is not None and (generation.path / FLOWS_DIR).is_dir():
             return FlowLibrary.load_dir(generation.path / FLOWS_DIR)
         return FlowLibrary.load_dir(flows_dir(self.settings.corpus_dir))
-
-    def _index_whole(self) -> bool:
-        try:
-            return self.generations.current_or_none() is not None
-        except KBError:
-            return False
 
     def _forget_flows(self) -> None:
         for name in ("flow_library", "_served_flows", "composer", "language"):

@@ -9,8 +9,8 @@ from kb.config import PROJECT_ROOT
 from kb.errors import FlowError
 from kb.flows.model import Flow, load_flow_file
 from kb.flows.validate import Problem, check_flows
+from kb.index.documents import FLOWS_DIR
 
-FLOWS_DIR = "flows"  # corpus/flows/: the guided flows, content owned by editors like the documents
 SHIPPED_DIR = PROJECT_ROOT / "corpus" / FLOWS_DIR
 
 

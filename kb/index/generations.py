@@ -94,6 +94,13 @@ class GenerationStore:
             raise IndexDamagedError(f"the served index generation {name} is missing or incomplete; run 'kb index --rollback' or 'kb index'")
         return gen
 
+    def whole_current_or_none(self) -> Generation | None:
+        """The served generation, or None when there is none or it is damaged."""
+        try:
+            return self.current()
+        except KBError:
+            return None
+
     def current_or_none(self) -> Generation | None:
         try:
             return self.current()

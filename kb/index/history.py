@@ -51,30 +51,31 @@ def changes_between(old: Generation | None, new: Generation) -> tuple[DocumentCh
     """Documents added, changed and removed from `old` to `new`, with the sections that changed."""
     before = old.manifest() if old is not None else {"documents": {}, "sections": {}}
     after = new.manifest()
-    headings = {**_headings(old), **_headings(new)}
     old_docs, new_docs = before.get("documents", {}), after.get("documents", {})
     old_secs, new_secs = before.get("sections", {}), after.get("sections", {})
     out = []
+    headings: dict[str, str] | None = None  # section headings, read from the chunks only when a document changed
     for doc_id in sorted(set(old_docs) | set(new_docs)):
         if doc_id in new_docs and doc_id in old_docs and new_docs[doc_id].get("hash") == old_docs[doc_id].get("hash"):
             continue
-        was, now = _of_document(old_secs, doc_id), _of_document(new_secs, doc_id)
-        named = lambda ids: tuple(headings.get(s, s.split("#", 1)[-1]) for s in sorted(ids))  # noqa: E731
         change = "added" if doc_id not in old_docs else "removed" if doc_id not in new_docs else "changed"
         title = (new_docs.get(doc_id) or old_docs.get(doc_id) or {}).get("title", doc_id)
-        if change == "changed":
-            out.append(
-                DocumentChange(
-                    doc_id,
-                    title,
-                    change,
-                    named(set(now) - set(was)),
-                    named({s for s in set(now) & set(was) if now[s] != was[s]}),
-                    named(set(was) - set(now)),
-                )
-            )
-        else:
+        if change != "changed":
             out.append(DocumentChange(doc_id, title, change))
+            continue
+        if headings is None:
+            headings = {**_headings(old), **_headings(new)}
+        was, now = _of_document(old_secs, doc_id), _of_document(new_secs, doc_id)
+        out.append(
+            DocumentChange(
+                doc_id,
+                title,
+                change,
+                _named(headings, set(now) - set(was)),
+                _named(headings, {s for s in set(now) & set(was) if now[s] != was[s]}),
+                _named(headings, set(was) - set(now)),
+            )
+        )
     return tuple(out)
 
 
@@ -134,6 +135,10 @@ def _from_kept(store: GenerationStore) -> list[Release]:
             log.warning("could not read what changed in %s: %s", gen.name, exc)
         previous = gen
     return out
+
+
+def _named(headings: dict[str, str], section_ids: set[str]) -> tuple[str, ...]:
+    return tuple(headings.get(s, s.split("#", 1)[-1]) for s in sorted(section_ids))
 
 
 def _of_document(sections: dict[str, str], doc_id: str) -> dict[str, str]:

@@ -27,7 +27,7 @@ from pathlib import Path
 from haystack import Document
 
 from kb.config import Settings
-from kb.errors import DocumentError, IndexDamagedError, IndexNotReadyError, IndexWriteError, KBError
+from kb.errors import DocumentError, IndexDamagedError, IndexNotReadyError, IndexWriteError
 from kb.index import history
 from kb.index.chunk_db import read_chunks, section_phrasings, write_chunk_db
 from kb.index.chunker import chunk_document, embed_text
@@ -154,18 +154,12 @@ class Indexer:
         rolled back from) are removed first, so a rollback from this one returns to the one
         served before it.
         """
-        served = self._served_or_none()
+        served = self.generations.whole_current_or_none()  # a damaged one: the history starts again here
         dropped = self.generations.drop_unserved_before(generation)
         self.generations.publish(generation)
         point_alias(self.settings, generation)
         history.record(self.settings.data_dir, served, generation)
         self.prune(dropped)
-
-    def _served_or_none(self) -> Generation | None:
-        try:
-            return self.generations.current_or_none()
-        except KBError:  # a damaged CURRENT: the history starts again from here
-            return None
 
     def prune(self, already_removed: list[str] = ()) -> list[str]:
         """Remove the generations no longer kept (and, with a Qdrant server, their collections)."""
@@ -325,7 +319,6 @@ class Indexer:
         flows.copy_to(generation)
         self.generations.mark_complete(generation)
         progress("store", 1, 1)
-
 
 
 @dataclass(frozen=True)

@@ -126,11 +126,10 @@ class SectionIndex:
 
 def applies(passage: Passage, question_words: str) -> bool:
     """False when the passage's document has a `scope` and the question uses none of its words
-    (apostrophes aside: "hasnt come home" is "hasn't come home")."""
+    (apostrophes aside: `question_words` is padded and has none, so "hasnt come home" is "hasn't come home")."""
     if not passage.scope:
         return True
-    flat = question_words.replace("'", "")
-    return any(" " + " ".join(words(term)).replace("'", "") + " " in flat for term in passage.scope)
+    return any(" " + " ".join(words(term)).replace("'", "") + " " in question_words for term in passage.scope)
 
 
 @component
@@ -160,7 +159,7 @@ class SectionRanker:
         floor = (min(chunk_best.values()) if chunk_best else 0.0) - 0.05
         phrasing = index.phrasing_scores(query_embedding.array())
         candidates = list(dict.fromkeys([*fused_best, *(index.order[i] for i in np.argsort(-phrasing)[:PHRASING_CANDIDATES])]))
-        question_words = f" {' '.join(words(request.normalised))} "
+        question_words = f" {' '.join(words(request.normalised))} ".replace("'", "")
         candidates = [sid for sid in candidates if sid in index.sections and applies(index.sections[sid], question_words)] or [
             sid for sid in candidates if sid in index.sections
         ]
