@@ -748,21 +748,23 @@ def test_the_ui_never_renders_text_as_raw_html_except_through_the_escaping_helpe
         assert "unsafe_allow_html" not in source, f"{path} renders raw HTML"
         assert "components.html" not in source and "components.v1" not in source, f"{path} embeds raw HTML"
         for call in re.finditer(r"st\.html\(([^\n]*)", source):
-            assert call.group(1).startswith("quoted_passage_html("), f"{path} passes {call.group(1)!r} to st.html"
+            assert call.group(1).startswith(("quoted_passage_html(", "anchor_html(", "PAGE_STYLE)")), f"{path} passes {call.group(1)!r} to st.html"
 
 
 @pytest.mark.parametrize("hostile", [*HOSTILE_MARKDOWN, (FIXTURES / "hostile-page.html").read_text(encoding="utf-8")])
 def test_corpus_text_shown_by_the_ui_cannot_run(hostile):
     if str(PROJECT_ROOT) not in sys.path:
         sys.path.insert(0, str(PROJECT_ROOT))  # the pages import ui.common
-    from ui.common import md_text, quoted_passage_html
+    from ui.common import anchor_html, md_text, quoted_passage_html
 
     quote = hostile[5:40]
     for shown in (quoted_passage_html(hostile, quote), quoted_passage_html(hostile, ""), quoted_passage_html(quote, quote)):
         assert active_content_in_html(shown) == []
-        assert set(re.findall(r"<\s*/?\s*([a-zA-Z]+)", shown)) <= {"div", "mark"}
+        assert set(re.findall(r"<\s*/?\s*([a-zA-Z]+)", shown)) <= {"div", "mark", "a"}
+        assert all(href.startswith("tel:") for href in re.findall(r"<a href='([^']*)'", shown)), "the only links added are tap-to-call"
     rendered = permissive_renderer().render(md_text(hostile))
     assert active_content_in_html(rendered) == [] and "<a " not in rendered
+    assert set(re.findall(r"<\s*/?\s*([a-zA-Z]+)", anchor_html(hostile))) == {"span"} and active_content_in_html(anchor_html(hostile)) == []
 
 
 # damaged files of every kind: whatever the damage, a preview or a message, never a crash

@@ -7,6 +7,7 @@ through `md_text` (Markdown escaped) or `quoted_passage_html` (HTML escaped, the
 
 from __future__ import annotations
 
+import datetime as dt
 import html
 import re
 from typing import TYPE_CHECKING
@@ -27,10 +28,26 @@ PERSONAS = {
     "child": "Child or young person",
 }
 PERSONA_KEY = "persona"  # session-wide, shared by every page
-FLOWS_PAGE = "pages/flows.py"  # relative to ui/app.py, the entry point
+FLOWS_PAGE = "views/flows.py"  # relative to ui/app.py, the entry point
 FLOWS_PENDING_KEY = "flows_pending"  # a flow another page asked the Guided flows page to start
 
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~:$=^])")
+# A UK telephone number as the procedures and contacts write it: 0300 123 2224, 01823 355803,
+# 0800 1111, 116 123, or the short 999, 101 and 111 standing alone.
+_PHONE = re.compile(r"(?<![\w£$.,/:-])(?:0\d{2,4}(?: ?\d{2,4}){1,3}|116 ?\d{3}|999|101|111)(?![\w/:%-]|[.,]\d)")
+_MARKER = re.compile(r"\\\[(\d+)\\\]")  # a citation marker [n] once escaped by md_text
+
+# Streamlit draws captions in a grey that fails WCAG contrast (3.9:1 on white); essential small
+# text here is darker (7:1). The danger line stays in view while the page scrolls.
+PAGE_STYLE = """<style>
+[data-testid="stCaptionContainer"], [data-testid="stCaptionContainer"] p { color: #4a4d52 !important; opacity: 1 !important; }
+[data-testid="stCaptionContainer"] a { color: #1d5f7a !important; }
+[data-testid="stLayoutWrapper"]:has(> .st-key-danger_line), .st-key-danger_line { position: sticky; top: 3.75rem; z-index: 100; background: #fff; }
+[data-testid="stMainBlockContainer"] { padding-top: 3.75rem; }
+@media (max-width: 640px) { h1 { font-size: 2rem !important; } h2 { font-size: 1.4rem !important; } }
+.st-key-danger_line p { margin: 0; font-weight: 600; color: #8a1c1c; }
+.st-key-danger_line a { color: #8a1c1c; text-decoration: underline; }
+</style>"""
 
 
 @st.cache_resource(show_spinner=False)
@@ -68,6 +85,26 @@ def get_kb() -> KnowledgeBase | None:
     return kb
 
 
+# what every page shows first
+
+
+def page_style() -> None:
+    st.html(PAGE_STYLE)  # style only: Streamlit adds it to the page without taking space
+
+
+def danger_line() -> None:
+    """One short line that stays in view on every page: what to do when a child is in danger now."""
+    with st.container(key="danger_line"):
+        st.markdown("In danger now? Call [999](tel:999)")
+
+
+def navigation_bar(pages: list) -> None:
+    """Every page by name, in a row that wraps on a phone (no hidden menu to find or close)."""
+    with st.container(horizontal=True, gap="small", key="navigation"):
+        for page in pages:
+            st.page_link(page, label=page.title, icon=page.icon)
+
+
 # the persona
 
 
@@ -76,19 +113,18 @@ def persona() -> str:
 
 
 def persona_switch(page: str) -> str:
-    """A labelled switch between volunteer and professional, kept for the whole session."""
+    """A labelled choice of who is asking, kept for the whole session: one line, even on a phone."""
     key = f"{page}_persona"
     st.session_state[key] = persona()
 
     def remember() -> None:
         st.session_state[PERSONA_KEY] = st.session_state[key]
 
-    st.radio(
+    st.selectbox(
         "I am asking as a",
         options=list(PERSONAS),
         format_func=PERSONAS.__getitem__,
         key=key,
-        horizontal=True,
         on_change=remember,
         help="The answer starts with who you should tell and how: volunteers their safeguarding lead, professionals the referral route, parents and young people the helplines. Your own words in the question count too.",
     )
@@ -103,6 +139,48 @@ def md_text(text: str) -> str:
     return _MARKDOWN_SPECIAL.sub(r"\\\1", str(text or ""))
 
 
+def is_phone_number(text: str) -> bool:
+    digits = re.sub(r"\D", "", text)
+    return not digits.startswith("0") or 8 <= len(digits) <= 11
+
+
+def _phone_spans(text: str) -> list[tuple[int, int]]:
+    return [m.span() for m in _PHONE.finditer(text) if is_phone_number(m.group())]
+
+
+def tel_href(phone: str) -> str:
+    return "tel:" + re.sub(r"[^0-9+]", "", phone)
+
+
+def md_with_phones(text: str) -> str:
+    """`md_text`, with every telephone number a link that calls it when tapped."""
+    text = str(text or "")
+    out, at = [], 0
+    for start, end in _phone_spans(text):
+        number = text[start:end]
+        out += [md_text(text[at:start]), f"[{md_text(number)}]({tel_href(number)})"]
+        at = end
+    return "".join(out) + md_text(text[at:])
+
+
+def html_with_phones(text: str) -> str:
+    """HTML-escaped text, with every telephone number a tap-to-call link."""
+    out, at = [], 0
+    for start, end in _phone_spans(text):
+        number = text[start:end]
+        out += [html.escape(text[at:start]), f"<a href='{tel_href(number)}'>{html.escape(number)}</a>"]
+        at = end
+    return "".join(out) + html.escape(text[at:])
+
+
+def date_in_words(day: str | None) -> str:
+    """'2026-11-21' (or a timestamp starting with it) as '21 November 2026'; other text unchanged."""
+    try:
+        return dt.date.fromisoformat(str(day or "")[:10]).strftime("%-d %B %Y")
+    except ValueError:
+        return str(day or "")
+
+
 def quoted_passage_html(passage: str, quote: str) -> str:
     """The passage with the quoted words highlighted; all text HTML-escaped, only <mark> added."""
     passage = passage or ""
@@ -114,9 +192,9 @@ def quoted_passage_html(passage: str, quote: str) -> str:
         if quote in flat:
             passage, start = flat, flat.find(quote)
     if start >= 0:
-        body = html.escape(passage[:start]) + "<mark style='background:#fdf0b5;padding:0 .1em'>" + html.escape(quote) + "</mark>" + html.escape(passage[start + len(quote) :])
+        body = html_with_phones(passage[:start]) + "<mark style='background:#fdf0b5;padding:0 .1em'>" + html_with_phones(quote) + "</mark>" + html_with_phones(passage[start + len(quote) :])
     else:
-        body = html.escape(passage)
+        body = html_with_phones(passage)
     return f"<div style='white-space:pre-line;line-height:1.55'>{body}</div>"
 
 
@@ -127,21 +205,38 @@ def is_web_address(url: str | None) -> bool:
 # citations
 
 
+def anchor_html(anchor: str) -> str:
+    """An empty element with an id, for a link to jump to (the id escaped, nothing else added)."""
+    return f"<span id='{html.escape(anchor, quote=True)}'></span>"
+
+
+def source_anchor(prefix: str, n: int) -> str:
+    return f"{prefix}-source-{n}"
+
+
+def with_marker_links(markdown: str, prefix: str) -> str:
+    """Escaped text whose [n] citation markers jump to their numbered source below."""
+    return _MARKER.sub(lambda m: f"[\\[{m.group(1)}\\]](#{source_anchor(prefix, int(m.group(1)))})", markdown)
+
+
 def show_citation(
     n: int,
     title: str | None,
     section: str | None,
-    version: str | None,
     last_reviewed: str | None,
     source_url: str | None,
     passage: str | None,
     quote: str | None,
     expanded: bool = False,
     last_changed: str | None = None,
+    anchor: str | None = None,
 ) -> None:
-    """One numbered source, in an expander: the quote highlighted inside its passage, then where it is from."""
+    """One numbered source, in an expander: the quote highlighted inside its passage, then where it
+    is from, with its dates in words (versions and hashes stay in the decision record and JSON)."""
     title = title or "Source not in the current index"
     label = f"[{n}] {title}" + (f": {section}" if section else "")
+    if anchor:
+        st.html(anchor_html(anchor))
     with st.expander(md_text(label), expanded=expanded):
         if passage:
             st.html(quoted_passage_html(passage, quote or ""))
@@ -152,10 +247,9 @@ def show_citation(
         details = [title]
         if section:
             details.append(f"section “{section}”")
-        details.append(f"version {version or 'not stated'}")
-        details.append(f"last reviewed {last_reviewed or 'not stated'}")
+        details.append(f"last reviewed {date_in_words(last_reviewed) or 'not stated'}")
         if last_changed:
-            details.append(f"document last changed {last_changed}")
+            details.append(f"last changed here {date_in_words(last_changed)}")
         st.caption(md_text(" · ".join(details)))
         if is_web_address(source_url):
             st.link_button("Open the source page", str(source_url), icon=":material/open_in_new:")
@@ -169,4 +263,4 @@ def open_flow(flow_id: str) -> None:
 
 def footer() -> None:
     st.divider()
-    st.caption(FOOTER)
+    st.caption(md_with_phones(FOOTER))

@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))  # the pages import ui.common
 
-PAGES = ROOT / "ui" / "pages"
+PAGES = ROOT / "ui" / "views"
 ENV_KEYS = ("KB_CORPUS_DIR", "KB_DATA_DIR", "KB_EDITOR_PASSWORD", "KB_EDITOR_PASSWORD_SHA256")
 
 

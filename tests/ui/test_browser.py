@@ -1,5 +1,7 @@
-"""The whole app in headless Chromium: ask a question and see a cited answer; follow a suggested
-flow to its outcome. Screenshots of every page, at desktop and phone width, go to test-output/ui/;
+"""The whole app in headless Chromium, at desktop and phone width: ask a question and see the
+emergency guidance in view and a cited answer; follow a suggested flow to its outcome and download
+the record; reach every page from the navigation; every telephone number is a tap-to-call link;
+axe-core finds no accessibility violation in the app's pages. Screenshots go to test-output/ui/;
 the Ask page at desktop width is also copied to docs/screenshot-ask.png for the README."""
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from accessibility import axe_available, axe_violations
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -104,6 +107,41 @@ def browser():
             chromium.close()
 
 
+# visible text that looks like a telephone number but is not inside a link
+UNLINKED_NUMBERS_JS = r"""() => {
+  const phone = /(^|[^\w£.,\/:-])(0\d{2,4}(?: ?\d{2,4}){1,3}|999|101|116 ?\d{3})(?![\w\/:%-]|[.,]\d)/;
+  const walker = document.createTreeWalker(document.querySelector('[data-testid="stMain"]'), NodeFilter.SHOW_TEXT);
+  const found = [];
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    const el = node.parentElement;
+    if (!el || el.closest('a') || el.closest('textarea, input, [data-testid="stExpanderDetails"]') || !el.offsetParent) continue;
+    const m = node.textContent.match(phone);
+    if (m && m[2].replace(/\D/g, '').length >= (m[2].startsWith('0') ? 8 : 3)) found.push(node.textContent.trim().slice(0, 80));
+  }
+  return found;
+}"""
+
+
+def unlinked_phone_numbers(page) -> list[str]:
+    return page.evaluate(UNLINKED_NUMBERS_JS)
+
+
+STYLED_JS = "() => { const p = document.querySelector('.st-key-danger_line p'); return !!p && getComputedStyle(p).color === 'rgb(138, 28, 28)'; }"
+
+
+def wait_until_styled(page) -> None:
+    """The app's style (ui/common.py PAGE_STYLE) arrives a moment after the first elements."""
+    page.wait_for_function(STYLED_JS)
+
+
+def assert_accessible(page, where: str) -> None:
+    wait_until_styled(page)
+    if not axe_available():
+        pytest.fail("axe-core is missing from tests/ui/axe/node_modules: run scripts/setup test (it runs npm ci there)")
+    violations = axe_violations(page)
+    assert not violations, f"{where}: " + "; ".join(map(str, violations))
+
+
 def screenshot(page, name: str) -> Path:
     """The whole page: the viewport grows to the height of Streamlit's scrolling container first."""
     width = page.viewport_size["width"]
@@ -132,18 +170,33 @@ def open_page(browser, url: str, viewport: dict):
 def test_ask_a_question_and_see_a_cited_answer(app_url, browser, viewport):
     page = open_page(browser, app_url, viewport)
     try:
+        danger = page.locator(".st-key-danger_line")
+        assert danger.is_visible() and page.locator(".st-key-danger_line a[href='tel:999']").count() == 1, "'In danger now? Call 999' is on the page"
         box = page.get_by_placeholder("Type your question here")
         box.fill(QUESTION)
         box.press("Enter")
         page.get_by_text("Sources", exact=True).wait_for()
-        assert page.get_by_text("call 999 now").first.is_visible(), "the emergency guidance is shown"
+        emergency = page.locator("[data-testid='stAlertContentError']").first
+        assert emergency.is_visible() and "call 999 now" in emergency.inner_text()
+        top = emergency.bounding_box()["y"]
+        assert 0 <= top < viewport["height"] - 100, f"the emergency guidance starts in view when the answer arrives (at {top:.0f} px)"
+        assert emergency.locator("a[href='tel:999']").count(), "999 in the emergency guidance can be tapped to call"
         assert page.get_by_text("Answering:").first.is_visible(), "the answer names the question it answers"
-        first = page.locator("[data-testid='stExpander'] summary").first
-        assert first.inner_text().strip().startswith("[1]") or "[1]" in first.inner_text()
-        first.click()
+        assert page.get_by_text("What to do first:").first.is_visible(), "the asker's first step is in the answer, in normal text"
+        assert not unlinked_phone_numbers(page), f"every number shown can be tapped: {unlinked_phone_numbers(page)}"
+        marker = page.locator("a[href^='#turn0-source-']").first
+        marker.click()
+        page.wait_for_timeout(500)
+        source = page.locator("[data-testid='stExpander'] summary").first
+        assert source.inner_text().strip().startswith("[1]") or "[1]" in source.inner_text()
+        assert 0 <= source.bounding_box()["y"] < viewport["height"], "a citation marker jumps to its source"
+        assert danger.is_visible() and 0 <= danger.bounding_box()["y"] < 120, "the danger line stays in view while scrolling"
+        source.click()
         page.locator("mark").first.wait_for()
         assert page.get_by_text("last reviewed", exact=False).first.is_visible()
+        assert_accessible(page, f"Ask with an answer at {viewport['width']} px")
         page.mouse.click(2, 300)  # away from the chat box, so it is not shown focused
+        page.evaluate("() => document.querySelector('[data-testid=\"stMain\"]').scrollTo(0, 0)")
         path = screenshot(page, "ask")
         if viewport is DESKTOP:
             README_SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
@@ -164,26 +217,58 @@ def test_follow_a_suggested_flow_to_its_outcome(app_url, browser, viewport, flow
         page.get_by_role("button", name=f"Guided flow: {flow.title}").click()
         page.get_by_role("heading", name=flow.nodes[flow.start].question).wait_for()
         assert "/flows" in page.url
+        assert page.locator(".st-key-danger_line a[href='tel:999']").is_visible(), "'Call 999' is on the Guided flows page too"
         for n, (node_id, _option, label) in enumerate(path):
             page.get_by_role("heading", name=flow.nodes[node_id].question).wait_for()
-            if n == 0:
+            assert page.get_by_text(f"Question {n + 1}", exact=True).is_visible(), "the progress line counts up and never grows a total"
+            if n == 1 or len(path) == 1:
                 screenshot(page, "flow-question")
+                assert_accessible(page, f"a flow question at {viewport['width']} px")
             page.get_by_role("button", name=label, exact=True).click()
         outcome = next(node for node in flow.nodes.values() if node.is_outcome and node.id == _last_target(flow, path))
         page.get_by_role("heading", name=outcome.outcome).wait_for()
-        assert page.get_by_text("Timescale:").first.is_visible()
+        assert page.get_by_text("By when:").first.is_visible()
+        page.evaluate("() => document.querySelector('[data-testid=\"stMain\"]').scrollTo(0, 0)")
+        two_screens = 2 * viewport["height"]
+        for first_things in ("What to do now", "Who to contact"):
+            where = page.get_by_text(first_things, exact=True).first.bounding_box()["y"]
+            assert where < two_screens, f"'{first_things}' is within the first two screens ({where:.0f} px)"
+        assert not unlinked_phone_numbers(page), f"every number in the outcome can be tapped: {unlinked_phone_numbers(page)}"
+        assert_accessible(page, f"a flow outcome at {viewport['width']} px")
         page.get_by_label("What are we worried about?").fill("Seen at the Tuesday club; bruise on the arm.")
-        page.get_by_role("button", name="Prepare the decision record").click()
-        download = page.get_by_role("button", name="Download the record (Markdown)")
-        download.wait_for()
+        download = page.get_by_role("button", name="Download the decision record")
         with page.expect_download() as info:
-            download.click()
+            download.click()  # straight after typing: one press, the notes as typed
         record = Path(info.value.path()).read_text(encoding="utf-8")
         assert record.startswith(f"# Decision record: {flow.title}")
         assert "Seen at the Tuesday club; bruise on the arm." in record
         screenshot(page, "flow-outcome")
     finally:
         page.close()
+
+
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
+def test_navigation_reaches_every_page(app_url, browser, viewport):
+    page = open_page(browser, app_url, viewport)
+    try:
+        for title, slug, ready in NAVIGATION:
+            link = page.get_by_role("link", name=title, exact=True)
+            assert link.is_visible(), f"'{title}' is shown by name, with no menu to open"
+            link.click()
+            page.wait_for_url(lambda url, slug=slug: url.rstrip("/").endswith(slug) if slug else url.rstrip("/").count("/") == 2)
+            page.get_by_text(ready).first.wait_for()
+    finally:
+        page.close()
+
+
+NAVIGATION = [
+    ("Guided flows", "/flows", "Guided flows"),
+    ("Glossary", "/glossary", "Search the glossary"),
+    ("Contacts", "/contacts", "Search the contacts"),
+    ("What's new", "/whats_new", "What changed in the procedures"),
+    ("Editor", "/editor", "Editor password"),
+    ("Ask", "", "Ask about the procedures"),
+]
 
 
 def _last_target(flow, path) -> str:
@@ -200,6 +285,15 @@ def test_every_other_page_opens(app_url, browser, viewport, slug, ready):
     try:
         page.get_by_text(ready).first.wait_for()
         assert not page.locator("[data-testid='stException']").count()
+        assert not unlinked_phone_numbers(page), f"every number on {slug} can be tapped: {unlinked_phone_numbers(page)}"
+        if slug == "contacts":
+            search = page.get_by_label("Search the contacts")
+            search.fill("out of hours")
+            search.press("Enter")
+            page.wait_for_timeout(800)
+            first_card = page.locator("[data-testid='stVerticalBlockBorderWrapper'], [data-testid='stLayoutWrapper'] [data-testid='stVerticalBlock']").filter(has_text="Last checked").first
+            assert "Emergency Duty Team" in first_card.inner_text(), "'out of hours' finds the out-of-hours service first"
+        assert_accessible(page, f"{slug} at {viewport['width']} px")
         screenshot(page, slug)
     finally:
         page.close()

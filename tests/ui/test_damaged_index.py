@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-PAGES = Path(__file__).resolve().parents[2] / "ui" / "pages"
+PAGES = Path(__file__).resolve().parents[2] / "ui" / "views"
 
 pytestmark = pytest.mark.slow
 

@@ -18,7 +18,7 @@ from streamlit.testing.v1.element_tree import Widget
 import kb.access
 
 ROOT = Path(__file__).resolve().parents[2]
-EDITOR_PAGE = ROOT / "ui" / "pages" / "editor.py"
+EDITOR_PAGE = ROOT / "ui" / "views" / "editor.py"
 TIMEOUT = 180  # the first unlocked run may load the embedding model
 PASSWORD = "correct horse battery staple"
 DOCUMENT = "head-lice.md"

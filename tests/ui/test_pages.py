@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from ui.common import FOOTER, md_text, quoted_passage_html
+from ui.common import FOOTER, date_in_words, md_text, md_with_phones, quoted_passage_html
 
-PAGES = Path(__file__).resolve().parents[2] / "ui" / "pages"
+PAGES = Path(__file__).resolve().parents[2] / "ui" / "views"
 TIMEOUT = 180  # the first page run loads the embedding model
 
 
@@ -44,6 +44,22 @@ def test_passage_html_without_the_quote_shows_the_passage_plainly():
     assert "<mark" not in html and "&lt;b&gt;" in html
 
 
+def test_every_telephone_number_is_a_link_that_calls_it():
+    text = "Call 999 now, Somerset Direct on 0300 123 2224 or the EDT on 0300 123 23 27; Childline 0800 1111."
+    assert md_with_phones(text) == (
+        "Call [999](tel:999) now, Somerset Direct on [0300 123 2224](tel:03001232224) or the EDT on "
+        "[0300 123 23 27](tel:03001232327); Childline [0800 1111](tel:08001111)\\."
+    )
+    assert "tel:" not in md_with_phones("In 2026, £5,000 at 10.30 under section 47, aged 0 to 18.")
+    assert "tel:" in quoted_passage_html("Ring 01823 355803 for advice.", "Ring")
+
+
+def test_dates_are_shown_in_words():
+    assert date_in_words("2026-11-21") == "21 November 2026"
+    assert date_in_words("2026-12-02T09:30:00+00:00") == "2 December 2026"
+    assert date_in_words("not a date") == "not a date"
+
+
 def test_markdown_is_escaped():
     assert md_text("**bold** [link](http://x) :red[text] $x$") == "\\*\\*bold\\*\\* \\[link\\]\\(http\\:\\/\\/x\\) \\:red\\[text\\] \\$x\\$".replace("\\/", "/")
 
@@ -58,7 +74,7 @@ def test_editor_is_locked_without_a_password(ui_env):
     assert "KB_EDITOR_PASSWORD" in at.info[0].value
     assert not at.text_input, "no password box when no password is configured"
     assert not at.file_uploader
-    assert at.caption[-1].value == FOOTER
+    assert at.caption[-1].value == md_with_phones(FOOTER)
 
 
 def test_editor_stays_locked_with_a_wrong_password(ui_env):
@@ -81,23 +97,26 @@ def test_ask_shows_safety_first_then_a_cited_answer(app_index):
     assert not at.exception
     at.chat_input(key="ask_input").set_value("A boy told me his dad hits him. What do I do?").run()
     assert not at.exception
+    assert at.error and "999" in at.error[0].value, "the emergency guidance is shown, before the answer"
+    assert "[999](tel:999)" in at.error[0].value, "its numbers can be tapped to call"
     assistant = at.chat_message[1]
-    assert assistant.error, "the emergency guidance is shown"
-    assert "999" in assistant.error[0].value
     texts = [plain(m.value) for m in assistant.markdown]
-    assert "Answering:" in texts[0], "the answer names the question its section answers"
-    assert texts[1].endswith("]"), "the answer ends with a citation marker"
+    assert texts[0].startswith("**What to do first:**"), "the asker's first step is part of the answer, in normal text"
+    assert "Answering:" in texts[1], "the answer names the question its section answers"
+    assert texts[2].endswith("](#turn0-source-1)") or "](#turn0-source-" in texts[2], "each citation marker jumps to its source"
     labels = [plain(e.label) for e in assistant.expander]
     assert labels and labels[0].startswith("[1] ")
     first = assistant.expander[0]
     assert "<mark" in first.get("html")[0].proto.body
-    assert "version" in first.caption[0].value and "last reviewed" in first.caption[0].value
-    assert "document last changed" in first.caption[0].value, "each source says when its document last changed"
+    caption = first.caption[0].value
+    assert "last reviewed" in caption and "last changed here" in caption, "each source says when it was reviewed and changed"
+    assert "version" not in caption and "gen-" not in caption, "no versions or hashes for volunteers"
     assert any(b.key.startswith("ask_flow_") for b in assistant.button), "a guided flow is suggested"
-    assert at.caption[-1].value == FOOTER
+    assert at.caption[-1].value == md_with_phones(FOOTER)
     at.chat_input(key="ask_input").set_value("and who do I ring at the weekend?").run()
-    follow_up = at.chat_message[3]
-    assert follow_up.error and "Shown again" in follow_up.error[0].value, "a follow-up keeps the emergency guidance"
+    assert at.chat_message[0].markdown[0].value.startswith("and who do I ring"), "the newest turn comes first, under the box"
+    assert at.error and "Shown again" in at.error[0].value, "a follow-up keeps the emergency guidance"
+    assert "Earlier in this conversation" in [h.value for h in at.header]
 
 
 @pytest.mark.slow
@@ -116,19 +135,19 @@ def test_ask_explains_an_empty_question(app_index):
     at.session_state["ask_pending"] = "   "
     at.run()
     assert not at.exception
-    assert "the question is empty" in at.chat_message[-1].warning[0].value
+    assert "the question is empty" in at.chat_message[1].warning[0].value, "the newest turn, first"
 
 
 @pytest.mark.slow
 def test_persona_switch_changes_the_advice(app_index):
     at = page("ask").run()
-    at.radio(key="ask_persona").set_value("professional").run()
+    at.selectbox(key="ask_persona").set_value("professional").run()
     at.chat_input(key="ask_input").set_value("How do I make a referral to children's social care?").run()
     assert at.session_state["persona"] == "professional"
-    assert "refer to children's social care" in plain(at.chat_message[1].info[0].value), "the first step is the referral route"
-    at.radio(key="ask_persona").set_value("volunteer").run()
+    assert "refer to children's social care" in plain(at.chat_message[1].markdown[0].value), "the first step is the referral route"
+    at.selectbox(key="ask_persona").set_value("volunteer").run()
     at.chat_input(key="ask_input").set_value("I'm worried about a boy at our club, what do I do?").run()
-    assert "safeguarding lead" in plain(at.chat_message[3].info[0].value), "a volunteer is pointed to their safeguarding lead"
+    assert "safeguarding lead" in plain(at.chat_message[1].markdown[0].value), "a volunteer is pointed to their safeguarding lead"
 
 
 # guided flows
@@ -140,31 +159,26 @@ def test_walk_a_flow_to_its_outcome_and_download_the_record(app_index, flow_walk
     at = page("flows").run()
     assert not at.exception
     at.button(key=f"flows_start_{flow.id}").click().run()
-    assert at.get("progress")
+    assert "Question 1" in texts(at)
     for step, (node_id, option, label) in enumerate(path):
         question = flow.nodes[node_id].question
-        assert plain(at.subheader[0].value) == question
+        assert plain(at.header[0].value) == question
+        assert f"Question {step + 1}" in texts(at), "the progress line counts up and promises no total"
         at.button(key=f"flows_option_{flow.id}_{node_id}_{option}").click().run()
         assert not at.exception, f"step {step}: {label}"
     outcome = [n for n in flow.nodes.values() if n.is_outcome]
-    assert plain(at.subheader[0].value) in {n.outcome for n in outcome}
-    assert "Protocol:" in texts(at) and "Timescale:" in texts(at)
+    assert plain(at.header[0].value) in {n.outcome for n in outcome}
+    assert "By when:" in texts(at) and "What to do now" in texts(at)
     assert [t.label for t in at.text_area] == ["What are we worried about?", "What is working well?", "What needs to happen next?"]
-    assert not at.get("download_button"), "the record is prepared first, with the notes as typed"
-    at.text_area(key="flows_note_0").input("Bruise on the arm, seen 10am.")
-    at.button(key="flows_prepare").click().run()
     downloads = at.get("download_button")
-    assert [d.proto.label for d in downloads] == ["Download the record (Markdown)", "Download the record (web page, to print)"]
-    record = at.session_state["flows_record"]["markdown"]
-    assert record.startswith(f"# Decision record: {flow.title}")
-    assert "### What are we worried about?\n\nBruise on the arm, seen 10am." in record
-    for _node, _option, label in path:
-        assert f"Answer: {label}" in record
+    assert [d.proto.label for d in downloads] == ["Download the decision record", "Download it as a web page, to print"], "one press downloads, no Prepare step"
+    at.text_area(key="flows_note_0").input("Bruise on the arm, seen 10am.").run()
+    assert at.session_state["flows_notes"]["What are we worried about?"] == "Bruise on the arm, seen 10am.", "the record is made from the notes as typed"
     # back returns to the last question; the notes survive the round trip
     at.button(key="flows_back").click().run()
     assert not at.text_area and not at.get("download_button")
     last_node, last_option, _label = path[-1]
-    assert plain(at.subheader[0].value) == flow.nodes[last_node].question
+    assert plain(at.header[0].value) == flow.nodes[last_node].question
     at.button(key=f"flows_option_{flow.id}_{last_node}_{last_option}").click().run()
     assert at.text_area(key="flows_note_0").value == "Bruise on the arm, seen 10am."
 
@@ -176,7 +190,7 @@ def test_a_flow_suggested_on_the_ask_page_starts_on_the_flows_page(app_index, fl
     at.session_state["flows_pending"] = flow.id
     at.run()
     assert plain(at.title[0].value) == flow.title
-    assert plain(at.subheader[0].value) == flow.nodes[flow.start].question
+    assert plain(at.header[0].value) == flow.nodes[flow.start].question
 
 
 # glossary and contacts
@@ -199,7 +213,7 @@ def test_whats_new_lists_the_published_versions(app_index):
     assert not at.exception
     first = texts(at)
     assert "Published" in first and "version gen-" in first, "the version the index serves is listed with its date"
-    assert at.caption[-1].value == FOOTER
+    assert at.caption[-1].value == md_with_phones(FOOTER)
 
 
 @pytest.mark.slow
@@ -207,9 +221,13 @@ def test_contacts_search_shows_when_verified(app_index):
     at = page("contacts").run()
     assert not at.exception
     at.text_input(key="contacts_query").input("out of hours").run()
+    cards = [plain(m.value) for m in at.markdown if m.value.startswith("**")]
+    assert "Emergency Duty Team" in cards[0], "the out-of-hours service is listed first"
     shown = texts(at)
-    assert "Emergency Duty Team" in shown
-    assert "Last verified" in shown or "Not yet verified" in shown
+    assert "Last checked" in shown
+    assert "(tel:" in "\n".join(m.value for m in at.markdown), "numbers can be tapped to call"
+    for editorial in ("stored", "verification", "Editors:", "corpus", "depending on the source", "Sources disagree"):
+        assert editorial not in shown, f"maintainers' words ({editorial!r}) are not shown to users"
     at.text_input(key="contacts_query").input("zzzz no such contact").run()
     assert "No contact matches" in plain(at.info[0].value)
 

@@ -90,7 +90,7 @@ def session(tmp_path_factory, flow_walk) -> Session:
                 question.fill(marker_question(marker))
                 question.press("Enter")
                 page.get_by_text("Sources", exact=True).wait_for()
-                reply = page.locator("[data-testid='stChatMessage']").last.inner_text()
+                reply = page.locator("[data-testid='stMain']").inner_text()  # the emergency guidance and the answer
 
                 page.get_by_role("button", name=f"Guided flow: {flow.title}").click()
                 for node_id, _option, label in path:
@@ -98,8 +98,7 @@ def session(tmp_path_factory, flow_walk) -> Session:
                     page.get_by_role("button", name=label, exact=True).click()
                 for n, heading in enumerate(NOTES_HEADINGS):
                     page.get_by_label(heading).fill(f"Note {n}: {marker} said her stepdad hit her at the Tuesday club.")
-                page.get_by_role("button", name="Prepare the decision record").click()
-                for label in ("Download the record (Markdown)", "Download the record (web page, to print)"):
+                for label in ("Download the decision record", "Download it as a web page, to print"):
                     button = page.get_by_role("button", name=label)
                     button.wait_for()
                     with page.expect_download() as info:

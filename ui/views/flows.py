@@ -6,6 +6,7 @@ decision record to download. The record is generated for download; nothing is st
 from __future__ import annotations
 
 import datetime as dt
+import time
 
 import streamlit as st
 
@@ -13,12 +14,12 @@ from kb.errors import KBError
 from kb.flows import engine
 from kb.flows.record import NOTES_HEADINGS, record_html, record_markdown
 from kb.flows.walkthrough import describe_node
-from ui.common import FLOWS_PENDING_KEY, footer, get_kb, is_web_address, knowledge_base, md_text, show_citation
+from ui.common import FLOWS_PENDING_KEY, date_in_words, footer, get_kb, knowledge_base, md_text, md_with_phones, show_citation
 
 STATE = "flows_state"
 NOTES = "flows_notes"  # heading -> text, kept while the widgets come and go
 PROBLEM = "flows_problem"
-RECORD = "flows_record"  # the prepared decision record: {"state", "markdown", "with_notes", "at", "stamp"}
+NOTES_SETTLE_SECONDS = 0.8  # see record_builder
 
 
 def begin(flow_id: str) -> None:
@@ -26,7 +27,6 @@ def begin(flow_id: str) -> None:
     previous = st.session_state.get(STATE)
     if previous is None or previous.flow_id != flow_id:
         st.session_state[NOTES] = {}
-        st.session_state.pop(RECORD, None)
     try:
         st.session_state[STATE] = engine.start(flows, flow_id)
     except KBError as exc:
@@ -68,12 +68,12 @@ def show_flow_list(flows) -> None:
 
 
 def show_progress(flows, state) -> None:
-    answered, total = engine.progress(flows, state)
+    """How far along, in words that never move backwards (flows branch, so no total is promised)."""
+    answered, _ = engine.progress(flows, state)
     if engine.is_finished(flows, state):
-        st.progress(1.0, text=f"Done: {answered} question{'s' if answered != 1 else ''} answered")
+        st.markdown(f"Done: {answered} question{'s' if answered != 1 else ''} answered.")
     else:
-        total = max(total, answered + 1)
-        st.progress(answered / total, text=f"Question {answered + 1} of up to {total}")
+        st.markdown(f"Question {answered + 1}")
 
 
 def show_controls(state) -> None:
@@ -99,94 +99,89 @@ def show_citations(citations: list[dict], sections, label: str) -> None:
     st.markdown(f"**{label}**")
     for n, c in enumerate(citations, start=1):
         passage = sections.get(c["section_id"])
-        show_citation(n, c["title"], c["section"], c["version"], passage.last_reviewed if passage else None, c["source_url"], c["passage"], c["quote"])
+        show_citation(n, c["title"], c["section"], passage.last_reviewed if passage else None, c["source_url"], c["passage"], c["quote"])
 
 
 def show_question(node: dict, sections, state) -> None:
-    st.subheader(md_text(node["question"]))
+    st.header(md_text(node["question"]))
     if node["help"]:
-        st.markdown(md_text(node["help"]))
+        st.markdown(md_with_phones(node["help"]))
     for n, label in enumerate(node["options"]):
         st.button(md_text(label), key=f"flows_option_{state.at_flow}_{node['id']}_{n}", on_click=choose, args=(label,), width="stretch")
     show_citations(node["citations"], sections, "Why this question: the procedure text")
 
 
 def show_outcome(kb, flows, sections, state, node: dict) -> None:
+    """By when, whom to call and what to do first (within about two phone screens); then the notes
+    and the record; the sources last."""
     with st.container(border=True):
-        st.caption("Outcome")
-        st.subheader(md_text(node["outcome"]))
-        st.markdown(f"**Protocol:** {md_text(node['protocol'])}  \n**Timescale:** {md_text(node['timescale'])}")
-    st.markdown("**What to do now**")
-    st.markdown("\n".join(f"{n}. {md_text(a)}" for n, a in enumerate(node["actions"], start=1)))
+        st.header(md_text(node["outcome"]))
+        st.markdown(f"**By when:** {md_with_phones(node['timescale'])}  \n**Procedure:** {md_text(node['protocol'])}")
     if node["contacts"]:
         st.markdown("**Who to contact**")
         for c in node["contacts"]:
-            with st.container(border=True):
-                st.markdown(f"**{md_text(c['who'])}**  \n{md_text(c['reach'])}")
-                if c["hours"]:
-                    st.caption(f"Hours: {md_text(c['hours'])}")
-                verified = f"Details last verified {c['last_verified']}" if c["last_verified"] else "Details not yet verified: check them before relying on them"
-                st.caption(md_text(verified))
-                if is_web_address(c["source_url"]):
-                    st.link_button("Where these details come from", c["source_url"], icon=":material/open_in_new:")
+            checked = f"Details last checked {date_in_words(c['last_verified'])}." if c["last_verified"] else "Check these details before relying on them."
+            hours = f"  \nHours: {md_text(c['hours'])}" if c["hours"] else ""
+            st.markdown(f"**{md_with_phones(c['who'])}**: {md_with_phones(c['reach'])}{hours}  \n{md_text(checked)}")
+    st.markdown("**What to do now**")
+    st.markdown("\n".join(f"{n}. {md_with_phones(a)}" for n, a in enumerate(node["actions"], start=1)))
     if node["record"]:
         st.markdown("**What to write down**")
         st.markdown("\n".join(f"- {md_text(r)}" for r in node["record"]))
+    show_record(kb, state)
     show_citations(node["citations"], sections, "Sources")
 
-    st.subheader("Your notes and the decision record")
-    st.caption(
+
+def keep_note(n: int, heading: str) -> None:
+    st.session_state.setdefault(NOTES, {})[heading] = st.session_state.get(f"flows_note_{n}", "") or ""
+
+
+def show_record(kb, state) -> None:
+    st.header("Your notes and the decision record")
+    st.markdown(
         "The notes are optional and go only into the record you download; nothing is stored. "
-        "Avoid names unless you need them in your own record. Press Prepare to make the record, then download it."
+        "Avoid names unless you need them in your own record."
     )
     notes = st.session_state.setdefault(NOTES, {})
     for n, heading in enumerate(NOTES_HEADINGS):
         st.session_state[f"flows_note_{n}"] = notes.get(heading, "")
-    with st.form("flows_notes_form", border=False):
-        for n, heading in enumerate(NOTES_HEADINGS):
-            st.text_area(heading, key=f"flows_note_{n}", height=100)
-        st.form_submit_button("Prepare the decision record", key="flows_prepare", on_click=prepare_record, type="primary", icon=":material/description:", width="stretch")
-    prepared = st.session_state.get(RECORD)
-    if prepared and prepared["state"] == state:
-        with_notes = "with your notes" if prepared["with_notes"] else "without notes"
-        st.caption(f"Prepared at {prepared['at']}, {with_notes}. If you change your notes, press Prepare again before downloading.")
-        name = f"decision-record-{state.flow_id}-{prepared['stamp']}"
-        st.download_button(
-            "Download the record (Markdown)",
-            prepared["markdown"],
-            file_name=f"{name}.md",
-            mime="text/markdown",
-            key="flows_download_md",
-            on_click="ignore",
-            icon=":material/download:",
-            width="stretch",
-        )
-        st.download_button(
-            "Download the record (web page, to print)",
-            record_html(prepared["markdown"]),
-            file_name=f"{name}.html",
-            mime="text/html",
-            key="flows_download_html",
-            on_click="ignore",
-            icon=":material/print:",
-            width="stretch",
-        )
+        st.text_area(heading, key=f"flows_note_{n}", height=100, on_change=keep_note, args=(n, heading))
+    name = f"decision-record-{state.flow_id}-{dt.datetime.now(dt.UTC):%Y-%m-%d-%H%M}"
+    build = record_builder(kb, state, notes)
+    st.download_button(
+        "Download the decision record",
+        build,
+        file_name=f"{name}.md",
+        mime="text/markdown",
+        key="flows_download_md",
+        on_click="ignore",
+        type="primary",
+        icon=":material/download:",
+        width="stretch",
+    )
+    st.download_button(
+        "Download it as a web page, to print",
+        lambda: record_html(build()),
+        file_name=f"{name}.html",
+        mime="text/html",
+        key="flows_download_html",
+        on_click="ignore",
+        type="tertiary",
+        icon=":material/print:",
+    )
 
 
-def prepare_record() -> None:
-    """The record with the notes as submitted, kept for this walk until the notes change."""
-    kb = knowledge_base()
-    state = st.session_state[STATE]
-    notes = {heading: st.session_state.get(f"flows_note_{n}", "") or "" for n, heading in enumerate(NOTES_HEADINGS)}
-    st.session_state[NOTES] = notes
-    now = dt.datetime.now(dt.UTC)
-    st.session_state[RECORD] = {
-        "state": state,
-        "markdown": record_markdown(kb.flows, state, kb.sections(), kb.contacts, notes=notes, when=now),
-        "with_notes": any(text.strip() for text in notes.values()),
-        "at": now.strftime("%H:%M UTC"),
-        "stamp": now.strftime("%Y-%m-%d-%H%M"),
-    }
+def record_builder(kb, state, notes: dict):
+    """The record, made when the button is pressed, with the notes as they are then. Runs on
+    Streamlit's download thread and reads the notes dict kept for this walk (not widgets). A note
+    typed just before the press reaches that dict through the rerun that leaving the box starts,
+    which races the download: the record waits NOTES_SETTLE_SECONDS for it first."""
+
+    def build() -> str:
+        time.sleep(NOTES_SETTLE_SECONDS)
+        return record_markdown(kb.flows, state, kb.sections(), kb.contacts, notes=dict(notes), when=dt.datetime.now(dt.UTC))
+
+    return build
 
 
 def show_walk(kb, flows, state) -> None:
