@@ -268,6 +268,42 @@ def flows_walk(ctx: click.Context, flow_id: str, choices: tuple[str, ...], as_js
             click.echo(f"  - {label}")
 
 
+@main.group()
+def docs() -> None:
+    """Corpus documents: every version the Editor wrote, and restoring one."""
+
+
+@docs.command("history")
+@click.argument("name")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per version, newest first.")
+def docs_history(name: str, as_json: bool) -> None:
+    """List the kept versions of NAME (a corpus file name, e.g. head-lice.md), newest first."""
+    from kb import editor
+
+    versions = editor.history_of(Settings.from_env(), name)
+    if not versions:
+        click.echo(f"No versions of {name} are kept yet: its history starts with the first change made through the Editor or 'kb docs restore'.")
+    for v in versions:
+        if as_json:
+            _emit({"name": name, **v.__dict__})
+            continue
+        restored = f" (from version {v.restored_from})" if v.restored_from else ""
+        click.echo(f"{v.number:>4}  {v.at}  {v.action}{restored} by {v.editor}" + (f": {v.reason}" if v.reason else ""))
+
+
+@docs.command("restore")
+@click.argument("name")
+@click.argument("version", type=click.IntRange(min=1))
+@click.option("--editor", "editor_name", default=lambda: os.environ.get("USER", ""), help="Who is restoring (kept in the history; default $USER).")
+@click.option("--reason", default="", help="Why, in one line (kept in the history).")
+def docs_restore(name: str, version: int, editor_name: str, reason: str) -> None:
+    """Make VERSION of NAME the document again, as a new version; re-index to serve it."""
+    from kb import editor
+
+    saved = editor.restore_document(Settings.from_env(), name, version, editor=editor_name, reason=reason)
+    click.echo(f"Restored version {version} of {saved.name} (“{saved.title}”) as its newest version. Run 'kb index' to serve it.")
+
+
 @main.command("eval")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print only the JSON summary line.")

@@ -11,6 +11,7 @@ as the indexer will validate it, and only when it holds no raw HTML and no link 
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import html
 import json
 import logging
@@ -46,11 +47,14 @@ from kb.convert import (
     upload_text,
 )
 from kb.convert import UPLOAD_TYPES as UPLOAD_TYPES  # re-exported: the Editor page's uploader offers these
-from kb.errors import DocumentError, EditorError
+from kb.doc_history import DocumentHistory, Version, digest
+from kb.errors import DocumentError, EditConflictError, EditorError
 from kb.index.documents import CONTACTS_FILE, MAX_DOCUMENT_BYTES, MAX_DOCUMENT_LINES, SourceDocument, decode_text, load_corpus, load_document_bytes
 from kb.text import slugify
 
 log = logging.getLogger(__name__)
+
+UNCHECKED = object()  # write_document's `base` when the caller does not know, or mind, what it replaces
 
 MAX_UPLOAD_BYTES = 2 * MB
 MAX_NAME_CHARS = 255  # no file system keeps a longer name
@@ -80,6 +84,7 @@ class Preview:
     source_type: str  # md, html, docx or pdf
     notes: tuple[str, ...] = ()  # what the editor should check before saving
     exists: bool = False  # saving would replace a document already in the corpus
+    base: str = ""  # what saving it would replace, for write_document(base=...): "" for nothing
 
 
 @dataclass(frozen=True)
@@ -208,7 +213,8 @@ def prepare_upload(settings: Settings, filename: str, data: bytes) -> Preview:
     problems = markup_problems(markdown)
     if problems:
         notes.append(f"Not allowed in the corpus, which holds plain Markdown: {'; '.join(problems)}. It will not save until you remove them (write \\< to show a '<' as text).")
-    return Preview(name=name, markdown=markdown, source_type=kind, notes=tuple(notes), exists=document_path(settings, name).exists())
+    existing = current_text(settings, name)
+    return Preview(name=name, markdown=markdown, source_type=kind, notes=tuple(notes), exists=existing is not None, base=base_of(existing))
 
 
 def save_upload(settings: Settings, filename: str, data: bytes) -> SavedDocument:
@@ -216,7 +222,7 @@ def save_upload(settings: Settings, filename: str, data: bytes) -> SavedDocument
     (a Markdown file with complete front matter). The Editor page uses `prepare_upload` instead,
     so the editor can review and complete the Markdown before `write_document`."""
     preview = prepare_upload(settings, filename, data)
-    return write_document(settings, preview.name, preview.markdown)
+    return write_document(settings, preview.name, preview.markdown, action="uploaded")
 
 
 def front_matter_template(name: str, title: str) -> str:
@@ -321,8 +327,38 @@ def _field_problems(doc: SourceDocument) -> list[str]:
     return [f"field {field!r} has HTML in it ({quoted_snippet(m.group())})" for field, value in fields.items() if (m := re.search(r"<[A-Za-z!/?][^>]*>?", value))]
 
 
-def write_document(settings: Settings, name: str, text: str) -> SavedDocument:
-    """Validate, check the id is not used by another file, then write atomically (temp file + rename)."""
+def document_history(settings: Settings) -> DocumentHistory:
+    return DocumentHistory(settings.data_dir)
+
+
+def current_text(settings: Settings, name: str) -> str | None:
+    """The document's text in the corpus now, or None when there is no such document."""
+    path = document_path(settings, name)
+    return decode_text(path.read_bytes(), name) if path.is_file() else None
+
+
+def base_of(text: str | None) -> str:
+    """What an editor's copy was based on, for `write_document(base=...)`: "" for no document."""
+    return digest(text) if text is not None else ""
+
+
+def write_document(
+    settings: Settings,
+    name: str,
+    text: str,
+    *,
+    base: str | object = UNCHECKED,
+    editor: str = "",
+    reason: str = "",
+    action: str = "saved",
+    restored_from: int | None = None,
+) -> SavedDocument:
+    """Validate, check the id is not used by another file, then write atomically (temp file +
+    rename), keeping the replaced text and the new one in the document's history.
+
+    `base` is `base_of(the text the editor started from)`; when the corpus no longer holds that
+    text (someone else saved or deleted it meanwhile), nothing is written and EditConflictError
+    carries both versions."""
     path = document_path(settings, name)
     if name not in PROTECTED_NAMES:
         _check_reserved(name, f"document name {name!r}")
@@ -338,7 +374,21 @@ def write_document(settings: Settings, name: str, text: str) -> SavedDocument:
     for other in load_corpus(corpus).documents:
         if other.id == doc.id and other.path != name:
             raise DocumentError(name, f"id {doc.id!r} is already used by {other.path}; give this document its own id", field="id")
-    replaced = path.exists()
+    history = document_history(settings)
+    with history.locked():
+        current = current_text(settings, name)
+        if base is not UNCHECKED and base != base_of(current):
+            raise EditConflictError(name, current, text)
+        history.keep_found(name, current, editor)
+        number = history.write_text(name, text)
+        _replace_file(path, text, name)
+        history.log(name, number, action, text, editor, reason, restored_from)
+    log.info("editor wrote %s (%s)", name, "replaced" if current is not None else "new")
+    return SavedDocument(name=name, path=path, doc_id=doc.id, title=doc.title, replaced=current is not None)
+
+
+def _replace_file(path: Path, text: str, name: str) -> None:
+    corpus = path.parent
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=corpus)  # hidden: the indexer skips it
     except OSError as exc:
@@ -356,26 +406,63 @@ def write_document(settings: Settings, name: str, text: str) -> SavedDocument:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    log.info("editor wrote %s (%s)", name, "replaced" if replaced else "new")
-    return SavedDocument(name=name, path=path, doc_id=doc.id, title=doc.title, replaced=replaced)
 
 
 def read_document(settings: Settings, name: str) -> str:
-    path = document_path(settings, name)
-    if not path.is_file():
+    text = current_text(settings, name)
+    if text is None:
         raise EditorError(f"there is no document {name!r} in the corpus folder")
-    return decode_text(path.read_bytes(), name)
+    return text
 
 
-def delete_document(settings: Settings, name: str) -> Path:
+def delete_document(settings: Settings, name: str, *, editor: str = "", reason: str = "", base: str | object = UNCHECKED) -> Path:
+    """Delete a document, its last text kept in its history (restore brings it back)."""
     path = document_path(settings, name)
     if name in PROTECTED_NAMES:
         raise EditorError(f"{name} holds the contacts the flows and answers use: edit it instead of deleting it")
-    if not path.is_file():
-        raise EditorError(f"there is no document {name!r} in the corpus folder")
-    path.unlink()
+    history = document_history(settings)
+    with history.locked():
+        current = current_text(settings, name)
+        if current is None:
+            raise EditorError(f"there is no document {name!r} in the corpus folder")
+        if base is not UNCHECKED and base != base_of(current):
+            raise EditConflictError(name, current, None)
+        history.keep_found(name, current, editor)
+        path.unlink()
+        history.record(name, "deleted", None, editor, reason)
     log.info("editor deleted %s", name)
     return path
+
+
+def restore_document(settings: Settings, name: str, number: int, *, editor: str = "", reason: str = "") -> SavedDocument:
+    """Make version `number` of `name` the document again, as a new version (after a delete too)."""
+    text = document_history(settings).text(name, number)
+    return write_document(settings, name, text, editor=editor, reason=reason or f"restored version {number}", action="restored", restored_from=number)
+
+
+def difference(before: str, after: str, before_label: str, after_label: str) -> str:
+    """A unified diff of two versions of a document ('' when they are the same)."""
+    lines = difflib.unified_diff(before.splitlines(), after.splitlines(), before_label, after_label, lineterm="", n=2)
+    return "\n".join(lines)
+
+
+def history_of(settings: Settings, name: str) -> list[Version]:
+    """Newest first."""
+    document_path(settings, name)  # the same name rules as everywhere else
+    return list(reversed(document_history(settings).versions(name)))
+
+
+def deleted_documents(settings: Settings) -> list[str]:
+    """Documents whose newest kept version is their deletion (and that are still gone)."""
+    history = document_history(settings)
+    if not history.root.is_dir():
+        return []
+    out = []
+    for folder in sorted(history.root.iterdir()):
+        latest = history.latest(folder.name) if folder.is_dir() else None
+        if latest is not None and latest.action == "deleted" and current_text(settings, folder.name) is None:
+            out.append(folder.name)
+    return out
 
 
 def list_documents(settings: Settings) -> list[DocumentInfo]:

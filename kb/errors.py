@@ -32,6 +32,18 @@ class EditorError(KBError):
     """An editor operation was refused: an unsafe name, a file too big, a type that is not accepted."""
 
 
+class EditConflictError(EditorError):
+    """A save was based on a version of the document that is no longer the one in the corpus."""
+
+    def __init__(self, name: str, theirs: str | None, mine: str):
+        self.name, self.theirs, self.mine = name, theirs, mine
+        what = "was deleted" if theirs is None else "was changed by someone else"
+        super().__init__(
+            f"{name} {what} after you started editing it, so nothing was saved: compare the two versions, "
+            "then save yours over it or take the one in the corpus"
+        )
+
+
 class IndexNotReadyError(KBError):
     """There is no index generation to search yet."""
 

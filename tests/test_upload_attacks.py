@@ -132,7 +132,14 @@ def assert_saved_only(settings: Settings, outcome: Outcome) -> Path:
     assert path.parent == Path(settings.corpus_dir).resolve() and not path.is_symlink() and path.is_file()
     assert re.fullmatch(r"[a-z0-9][a-z0-9-]{0,79}\.md", path.name)
     corpus = corpus_entry(settings, ".")  # the folder's own time changes when a file is added to it
-    assert outcome.changed - {corpus} == {corpus_entry(settings, path.name)}, f"changed more than {path.name}: {sorted(outcome.changed)}"
+    root = Path(settings.corpus_dir).parents[2]
+    history = (Path(settings.data_dir) / "document-history").relative_to(root).as_posix()
+    kept = {c for c in outcome.changed if c.startswith(history)}
+    assert kept <= {history, f"{history}/.lock", f"{history}/{path.name}", *(f"{history}/{path.name}/{f}" for f in ("log.jsonl", "v000001.md", "v000002.md"))}, (
+        f"the history kept more than {path.name}'s versions: {sorted(kept)}"
+    )
+    parents = {p.as_posix() for p in Path(history).parents if p.as_posix() != "."}
+    assert outcome.changed - {corpus} - kept - parents == {corpus_entry(settings, path.name)}, f"changed more than {path.name}: {sorted(outcome.changed)}"
     return path
 
 

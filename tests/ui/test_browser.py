@@ -318,6 +318,7 @@ def test_editor_upload_save_reindex_and_publish(app_url, browser, tmp_path):
         page.get_by_label("Editor password").fill(EDITOR_PASSWORD)
         page.get_by_role("button", name="Unlock the Editor").click()
         page.get_by_text("Add or edit a document").wait_for()
+        assert_accessible(page, "the unlocked Editor")
         upload = tmp_path / "Kite flying.html"
         upload.write_text(KITES_HTML, encoding="utf-8")
         page.locator("input[type='file']").set_input_files(str(upload))
@@ -326,6 +327,14 @@ def test_editor_upload_save_reindex_and_publish(app_url, browser, tmp_path):
         text = draft.input_value()
         assert "## Who checks the kite lines?" in text
         draft.fill(text.replace("REPLACE-WITH-THE-PUBLIC-WEB-ADDRESS-THIS-IS-BASED-ON", "https://example.org/kites"))
+        draft.blur()  # Streamlit keeps a text area's value when it loses focus
+        page.wait_for_timeout(2000)
+        page.get_by_role("link", name="Ask", exact=True).click()  # leave the page with the draft unsaved, then come back
+        page.get_by_text("Ask about the procedures").first.wait_for()
+        page.get_by_role("link", name="Editor", exact=True).click()
+        draft = page.get_by_label("Markdown with front matter (review before saving)")
+        draft.wait_for()
+        assert "https://example.org/kites" in draft.input_value(), "the unsaved draft is still there after visiting another page"
         page.get_by_role("button", name="Save to the corpus").click()
         page.get_by_text("Saved kite-flying.md").wait_for()
         page.get_by_role("button", name="Re-index now").click()

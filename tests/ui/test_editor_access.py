@@ -23,7 +23,7 @@ TIMEOUT = 180  # the first unlocked run may load the embedding model
 PASSWORD = "correct horse battery staple"
 DOCUMENT = "head-lice.md"
 
-LOGIN = {"editor_password_input": "text_input", "editor_unlock": "button"}  # all a locked page may show
+LOGIN = {"editor_name_input": "text_input", "editor_password_input": "text_input", "editor_unlock": "button"}  # all a locked page may show
 ACTIONS = {  # every editor action -> the widget that does it
     "upload a document": "editor_upload_0",
     "open a document for editing": "editor_edit",
@@ -37,9 +37,10 @@ ACTIONS = {  # every editor action -> the widget that does it
     "publish a version staged elsewhere": "editor_publish_waiting",
     "discard a version staged elsewhere": "editor_discard_staged_waiting",
     "roll back": "editor_rollback",
+    "restore a kept version": f"editor_restore_{DOCUMENT}",
     "lock the Editor": "editor_lock",
 }
-CHOICES = {"editor_chosen", "editor_delete_confirm", "editor_draft_text", "editor_rollback_confirm"}  # inputs the actions read
+CHOICES = {"editor_chosen", "editor_delete_confirm", "editor_draft_text", "editor_rollback_confirm", "editor_reason", "editor_delete_reason", f"editor_history_{DOCUMENT}", "editor_upload_1"}  # inputs the actions read
 
 
 def all_widgets(at: AppTest) -> list[Widget]:
@@ -65,7 +66,7 @@ def hold_values(at: AppTest) -> None:
     """Keep the values the page shows now in its widgets, as a browser tab does, so that the page can be
     sent again after the session has moved on (AppTest otherwise reads them from the session)."""
     for w in all_widgets(at):
-        if w.type in ("checkbox", "selectbox") and not w.disabled:
+        if w.type in ("checkbox", "selectbox", "text_input") and not w.disabled:
             w.set_value(w.value)
 
 
@@ -145,6 +146,11 @@ def unlocked_widgets(site) -> dict[str, str]:
     at.button(key="editor_edit").click().run()
     seen |= widgets(at)
     at.button(key="editor_reindex").click().run()
+    assert not at.exception, at.exception
+    seen |= widgets(at)
+    draft = at.text_area(key="editor_draft_text")
+    draft.input(draft.value + "\nA sentence added by the access test.\n").run()
+    at.button(key="editor_save").click().run()  # a kept version: the history offers restore
     assert not at.exception, at.exception
     seen |= widgets(at)
     return seen

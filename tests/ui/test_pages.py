@@ -312,3 +312,69 @@ def test_editor_upload_review_save_reindex_publish_and_roll_back(app_index):
     at.button(key="editor_delete").click().run()
     assert "Deleted kite-flying.md" in plain(at.success[0].value)
     assert not (corpus / "kite-flying.md").exists()
+
+
+def unlocked_editor(name: str) -> AppTest:
+    at = page("editor")
+    at.secrets["editor_password"] = "correct horse"
+    at.run()
+    at.text_input(key="editor_name_input").input(name)
+    at.text_input(key="editor_password_input").input("correct horse")
+    at.button(key="editor_unlock").click().run()
+    assert not at.exception and at.file_uploader, "unlocked"
+    return at
+
+
+def open_document(at: AppTest, name: str) -> str:
+    at.selectbox(key="editor_chosen").select(name).run()
+    at.button(key="editor_edit").click().run()
+    return at.text_area(key="editor_draft_text").value
+
+
+@pytest.mark.slow
+def test_two_editors_on_one_document_nothing_is_lost(app_index):
+    corpus, _data = app_index
+    name = "head-lice.md"
+    ann, bob = unlocked_editor("Ann"), unlocked_editor("Bob")
+    original = open_document(ann, name)
+    assert open_document(bob, name) == original
+
+    ann.text_area(key="editor_draft_text").input(original + "\nAnn's paragraph.\n")
+    ann.text_input(key="editor_reason").input("adds Ann's paragraph")
+    ann.button(key="editor_save").click().run()
+    assert "Replaced head-lice.md" in plain(ann.success[0].value)
+
+    bob.text_area(key="editor_draft_text").input(original + "\nBob's paragraph.\n")
+    bob.button(key="editor_save").click().run()
+    assert not bob.exception
+    assert "changed by someone else after you started editing it, so nothing was saved" in plain(bob.error[0].value)
+    assert "Ann's paragraph." in (corpus / name).read_text(), "Ann's save is still there"
+    difference = next(c.value for c in bob.code if "+++ yours" in c.value)
+    assert "-Ann's paragraph." in difference and "+Bob's paragraph." in difference, "both versions are shown"
+    assert bob.text_area(key="editor_draft_text").value.endswith("Bob's paragraph.\n"), "Bob's draft is kept"
+
+    bob.button(key="editor_save_over").click().run()
+    assert "Replaced head-lice.md" in plain(bob.success[0].value)
+    assert "Bob's paragraph." in (corpus / name).read_text()
+
+    bob.selectbox(key="editor_chosen").select(name).run()
+    history = [plain(m.value) for m in bob.markdown if m.value.startswith("**Version")]
+    assert history[0].startswith("**Version 3** · saved by Bob") and "saved by Ann" in history[1] and "adds Ann's paragraph" in history[1]
+    bob.selectbox(key=f"editor_history_{name}").select(2).run()
+    bob.button(key=f"editor_restore_{name}").click().run()
+    assert "Restored version 2 of head-lice.md" in plain(bob.success[0].value)
+    assert "Ann's paragraph." in (corpus / name).read_text() and "Bob's paragraph." not in (corpus / name).read_text()
+    bob.selectbox(key=f"editor_history_{name}").select(1).run()
+    bob.button(key=f"editor_restore_{name}").click().run()
+    assert (corpus / name).read_text() == original, "the text as it was before either editor is kept too"
+
+
+@pytest.mark.slow
+def test_a_draft_is_not_replaced_without_asking(app_index):
+    at = unlocked_editor("Ann")
+    text = open_document(at, "head-lice.md")
+    at.text_area(key="editor_draft_text").input(text + "\nUnsaved work.\n").run()
+    at.selectbox(key="editor_chosen").select("neglect.md").run()
+    at.button(key="editor_edit").click().run()
+    assert "has changes that are not saved" in plain(at.warning[0].value)
+    assert at.text_area(key="editor_draft_text").value.endswith("Unsaved work.\n"), "the unsaved draft was not replaced"

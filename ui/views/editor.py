@@ -2,6 +2,12 @@
 progress bar into a staged version, see what changed and which flow steps now cite moved or missing
 text, then publish it (or leave it unpublished), and roll back.
 
+Nothing an editor writes is lost: every save, upload, delete and restore keeps a version in the
+document's history (`kb.doc_history`), with the editor's name (asked when unlocking), the time and
+a one-line reason; a save based on a version that someone else has since replaced is refused and
+both versions are shown; a draft stays while the editor visits other pages, and another document
+is not opened over unsaved changes.
+
 Locked behind a password (st.secrets["editor_password"], or KB_EDITOR_PASSWORD /
 KB_EDITOR_PASSWORD_SHA256 in the environment), checked by `kb.access.PasswordGate`: SHA-256 digests
 compared in constant time, never shown or logged, and repeated wrong passwords made to wait, counted
@@ -17,12 +23,16 @@ import streamlit as st
 
 from kb import editor
 from kb.access import PasswordGate, configured_digest, seconds
-from kb.errors import IndexBusyError, KBError
-from ui.common import footer, get_kb, knowledge_base, md_text, settings
+from kb.errors import EditConflictError, IndexBusyError, KBError
+from ui.common import date_in_words, footer, get_kb, knowledge_base, md_text, settings
 
 UNLOCKED = "editor_unlocked"
-DRAFT = "editor_draft"  # {"name", "notes", "exists", "origin"}
-DRAFT_TEXT = "editor_draft_text"
+DRAFT = "editor_draft"  # {"name", "notes", "exists", "origin", "base", "started"}
+DRAFT_TEXT = "editor_draft_text"  # the text area's own key: Streamlit drops it when the page is left
+DRAFT_KEPT = "editor_draft_kept"  # the draft's text, kept while the editor is on other pages
+CONFLICT = "editor_conflict"  # {"name", "theirs", "mine"} after a refused save
+EDITOR_NAME = "editor_name"
+REASON = "editor_reason"
 UPLOAD_SEEN = "editor_upload_seen"
 UPLOAD_ROUND = "editor_upload_round"  # a new round gives a fresh, empty uploader after a save or discard
 MESSAGES = "editor_messages"  # section -> (kind, text), shown once after an action
@@ -89,12 +99,14 @@ def show_lock(gate: PasswordGate | None) -> None:
         )
         return
     with st.form("editor_login", clear_on_submit=True):
+        name = st.text_input("Your name (kept with each change you make)", key="editor_name_input", max_chars=80)
         password = st.text_input("Editor password", type="password", key="editor_password_input")
         submitted = st.form_submit_button("Unlock the Editor", key="editor_unlock", icon=":material/lock_open:")
     if submitted:
         attempt = gate.attempt(password or "")
         if attempt.granted:
             st.session_state[UNLOCKED] = gate.unlock_token
+            st.session_state[EDITOR_NAME] = " ".join((name or "").split()) or "an editor who gave no name"
             st.rerun()
         st.error(attempt.message, icon=":material/lock:")
     elif wait := gate.wait_seconds():
@@ -102,39 +114,58 @@ def show_lock(gate: PasswordGate | None) -> None:
 
 
 def lock_again() -> None:
-    for key in (UNLOCKED, DRAFT, DRAFT_TEXT, REPORT, DISMISSED):
+    for key in (UNLOCKED, DRAFT, DRAFT_TEXT, DRAFT_KEPT, CONFLICT, EDITOR_NAME, REPORT, DISMISSED):
         st.session_state.pop(key, None)
 
 
 # documents
 
 
+def editor_name() -> str:
+    return st.session_state.get(EDITOR_NAME, "an editor who gave no name")
+
+
+def draft_changed() -> bool:
+    """The open draft holds changes that are not saved."""
+    draft = st.session_state.get(DRAFT)
+    return draft is not None and st.session_state.get(DRAFT_KEPT, "") != draft.get("started", "")
+
+
+def open_draft(draft: dict, text: str) -> None:
+    st.session_state[DRAFT] = {**draft, "started": text}
+    st.session_state[DRAFT_TEXT] = st.session_state[DRAFT_KEPT] = text
+    st.session_state.pop(CONFLICT, None)
+
+
 @editor_action
 def load_for_editing(name: str) -> None:
+    if draft_changed():
+        open_name = st.session_state[DRAFT]["name"]
+        say("documents", "warning", f"{open_name} has changes that are not saved: save or discard them below before opening {name}.")
+        return
     settings = knowledge_base().settings
     try:
         text = editor.read_document(settings, name)
     except KBError as exc:
         say("documents", "error", str(exc))
         return
-    st.session_state[DRAFT] = {"name": name, "notes": [], "exists": True, "origin": f"{name} in the corpus"}
-    st.session_state[DRAFT_TEXT] = text
+    open_draft({"name": name, "notes": [], "exists": True, "origin": f"{name} in the corpus", "base": editor.base_of(text)}, text)
 
 
 @editor_action
 def delete(name: str) -> None:
     try:
-        editor.delete_document(knowledge_base().settings, name)
+        editor.delete_document(knowledge_base().settings, name, editor=editor_name(), reason=st.session_state.get("editor_delete_reason", ""))
     except KBError as exc:
         say("documents", "error", str(exc))
         return
-    say("documents", "success", f"Deleted {name}. Re-index below to take it out of the answers.")
+    say("documents", "success", f"Deleted {name}; its text is kept in its history, so it can be restored. Re-index below to take it out of the answers.")
     if st.session_state.get(DRAFT, {}).get("name") == name:
         discard()
 
 
 def show_documents(settings) -> None:
-    st.subheader("Documents", divider="gray")
+    st.header("Documents", divider="gray")
     show_message("documents")
     try:
         documents = editor.list_documents(settings)
@@ -160,7 +191,53 @@ def show_documents(settings) -> None:
         edit_col, delete_col = st.columns(2)
         edit_col.button("Edit this document", key="editor_edit", on_click=load_for_editing, args=(name,), icon=":material/edit:", width="stretch")
         confirm = delete_col.checkbox(f"Yes, delete {name}", key="editor_delete_confirm")
+        delete_col.text_input("Why delete it (kept in its history)", key="editor_delete_reason", max_chars=200)
         delete_col.button("Delete", key="editor_delete", on_click=delete, args=(name,), disabled=not confirm, icon=":material/delete:", width="stretch")
+        show_history(settings, name)
+    show_deleted(settings)
+
+
+def show_history(settings, name: str) -> None:
+    """A document's kept versions, newest first: what changed in each, and restore any of them."""
+    versions = editor.history_of(settings, name)
+    with st.expander(f"History of {md_text(name)} ({len(versions)} kept version{'s' if len(versions) != 1 else ''})", icon=":material/history:"):
+        if not versions:
+            st.markdown("No versions are kept yet: the history starts with the first change made here.")
+            return
+        for v in versions:
+            restored = f", from version {v.restored_from}" if v.restored_from else ""
+            reason = f": {md_text(v.reason)}" if v.reason else ""
+            st.markdown(f"**Version {v.number}** · {md_text(v.action)}{restored} by {md_text(v.editor)} on {date_in_words(v.at)} at {v.at[11:16]} UTC{reason}")
+        numbers = [v.number for v in versions if v.has_text]
+        if not numbers:
+            return
+        chosen = st.selectbox("See a version and what changed in it", numbers, key=f"editor_history_{name}", format_func=lambda n: f"Version {n}")
+        older = next((v.number for v in reversed(versions) if v.has_text and v.number < chosen), None)
+        history = editor.document_history(settings)
+        text = history.text(name, chosen)
+        before = history.text(name, older) if older else ""
+        st.code(editor.difference(before, text, f"version {older}" if older else "nothing", f"version {chosen}") or "No change in the text.", language="diff")
+        st.button(f"Restore version {chosen}", key=f"editor_restore_{name}", on_click=restore, args=(name, chosen), icon=":material/restore:")
+
+
+def show_deleted(settings) -> None:
+    deleted = editor.deleted_documents(settings)
+    if not deleted:
+        return
+    with st.expander(f"Deleted documents ({len(deleted)})", icon=":material/delete_history:"):
+        for name in deleted:
+            last_text = next(v.number for v in editor.history_of(settings, name) if v.has_text)
+            st.button(f"Restore {name}", key=f"editor_undelete_{name}", on_click=restore, args=(name, last_text), icon=":material/restore_from_trash:")
+
+
+@editor_action
+def restore(name: str, number: int) -> None:
+    try:
+        saved = editor.restore_document(knowledge_base().settings, name, number, editor=editor_name())
+    except KBError as exc:
+        say("documents", "error", f"Not restored. {exc}")
+        return
+    say("documents", "success", f"Restored version {number} of {saved.name} as its newest version. Re-index below to serve it.")
 
 
 # add or edit
@@ -177,15 +254,16 @@ def take_upload(settings) -> None:
     except KBError as exc:
         say("draft", "error", f"{exc}")
         return
-    st.session_state[DRAFT] = {"name": preview.name, "notes": list(preview.notes), "exists": preview.exists, "origin": f"uploaded {upload.name} ({preview.source_type.upper()})"}
-    st.session_state[DRAFT_TEXT] = preview.markdown
+    draft = {"name": preview.name, "notes": list(preview.notes), "exists": preview.exists, "origin": f"uploaded {upload.name} ({preview.source_type.upper()})", "base": preview.base}
+    open_draft(draft, preview.markdown)
+    st.session_state[DRAFT]["started"] = None  # an upload is unsaved work from the start
 
 
 @editor_action
 def check_draft() -> None:
     draft = st.session_state[DRAFT]
     try:
-        doc = editor.validate_document(draft["name"], st.session_state.get(DRAFT_TEXT, ""))
+        doc = editor.validate_document(draft["name"], st.session_state.get(DRAFT_KEPT, ""))
     except KBError as exc:
         say("draft", "error", f"Not ready to save yet. {exc}")
         return
@@ -193,10 +271,22 @@ def check_draft() -> None:
 
 
 @editor_action
-def save_draft() -> None:
+def save_draft(over: str | None = None) -> None:
+    """Save the draft, if the document is still the version it was based on (or `over`, the
+    version the editor chose to save over after a conflict)."""
     draft = st.session_state[DRAFT]
+    mine = st.session_state.get(DRAFT_KEPT, "")
+    action = "uploaded" if draft["origin"].startswith("uploaded") else "saved"
     try:
-        saved = editor.write_document(knowledge_base().settings, draft["name"], st.session_state.get(DRAFT_TEXT, ""))
+        saved = editor.write_document(
+            knowledge_base().settings, draft["name"], mine,
+            base=over if over is not None else draft.get("base", ""),
+            editor=editor_name(), reason=st.session_state.get(REASON, ""), action=action,
+        )  # fmt: skip
+    except EditConflictError as exc:
+        st.session_state[CONFLICT] = {"name": exc.name, "theirs": exc.theirs, "mine": exc.mine}
+        say("draft", "error", f"Not saved. {exc}")
+        return
     except KBError as exc:
         say("draft", "error", f"Not saved. {exc}")
         return
@@ -206,9 +296,25 @@ def save_draft() -> None:
 
 
 @editor_action
+def take_theirs() -> None:
+    """After a conflict: drop this draft and open the version now in the corpus."""
+    conflict = st.session_state.pop(CONFLICT)
+    draft = st.session_state[DRAFT]
+    if conflict["theirs"] is None:
+        discard()
+        say("documents", "info", f"{conflict['name']} was deleted; your draft was discarded.")
+        return
+    open_draft({**draft, "base": editor.base_of(conflict["theirs"]), "origin": f"{conflict['name']} in the corpus"}, conflict["theirs"])
+
+
+def keep_draft_text() -> None:
+    st.session_state[DRAFT_KEPT] = st.session_state.get(DRAFT_TEXT, "")
+
+
+@editor_action
 def discard() -> None:
-    st.session_state.pop(DRAFT, None)
-    st.session_state.pop(DRAFT_TEXT, None)
+    for key in (DRAFT, DRAFT_TEXT, DRAFT_KEPT, CONFLICT, REASON):
+        st.session_state.pop(key, None)
     st.session_state[UPLOAD_ROUND] = st.session_state.get(UPLOAD_ROUND, 0) + 1
 
 
@@ -217,7 +323,7 @@ def upload_key() -> str:
 
 
 def show_draft_area(settings) -> None:
-    st.subheader("Add or edit a document", divider="gray")
+    st.header("Add or edit a document", divider="gray")
     st.file_uploader(
         f"Upload a document: Markdown, HTML, Word (.docx) or PDF, up to {editor.MAX_UPLOAD_BYTES // (1024 * 1024)} MB",
         type=list(editor.UPLOAD_TYPES),
@@ -235,11 +341,29 @@ def show_draft_area(settings) -> None:
         st.info(md_text(note), icon=":material/info:")
     if draft["exists"] and draft["origin"].startswith("uploaded"):
         st.warning(f"A document called {md_text(draft['name'])} is already in the corpus: saving replaces it.")
-    st.text_area("Markdown with front matter (review before saving)", key=DRAFT_TEXT, height=420)
+    st.session_state[DRAFT_TEXT] = st.session_state.get(DRAFT_KEPT, "")  # back from another page: the draft is still here
+    st.text_area("Markdown with front matter (review before saving)", key=DRAFT_TEXT, height=420, on_change=keep_draft_text)
+    show_conflict()
+    st.text_input("What changed and why, in one line (kept in the document's history)", key=REASON, max_chars=200)
     check_col, save_col, discard_col = st.columns(3)
     check_col.button("Check", key="editor_check", on_click=check_draft, icon=":material/fact_check:", width="stretch")
     save_col.button("Save to the corpus", key="editor_save", on_click=save_draft, type="primary", icon=":material/save:", width="stretch")
     discard_col.button("Discard", key="editor_discard", on_click=discard, icon=":material/close:", width="stretch")
+
+
+def show_conflict() -> None:
+    conflict = st.session_state.get(CONFLICT)
+    if not conflict:
+        return
+    theirs = conflict["theirs"]
+    st.markdown(f"**{md_text(conflict['name'])} changed after you opened it.** Compare the version in the corpus now with yours:")
+    st.code(editor.difference(theirs or "", conflict["mine"], "in the corpus now" if theirs is not None else "deleted", "yours") or "No difference.", language="diff")
+    mine_col, theirs_col = st.columns(2)
+    mine_col.button(
+        "Save mine over it (it stays in the history)", key="editor_save_over", on_click=save_draft, args=(editor.base_of(theirs),),
+        icon=":material/save_as:", width="stretch",
+    )  # fmt: skip
+    theirs_col.button("Drop mine and open theirs", key="editor_take_theirs", on_click=take_theirs, icon=":material/sync:", width="stretch")
 
 
 # publish
@@ -377,7 +501,7 @@ def show_flows_not_served(kb) -> None:
     """The guided flows left out of the served version, and why (an editor fixes them in corpus/flows/)."""
     problems = kb.flow_problems
     if problems:
-        st.subheader("Guided flows not offered", divider="gray")
+        st.header("Guided flows not offered", divider="gray")
         st.caption("These flows are not valid against the version being served, so users do not see them. Fix them in corpus/flows/ and re-index.")
         for p in problems:
             st.error(md_text(str(p)), icon=":material/alt_route:")
@@ -404,7 +528,7 @@ def roll_back(kb) -> None:
 
 
 def show_publish(kb) -> None:
-    st.subheader("Publish", divider="gray")
+    st.header("Publish", divider="gray")
     status_box = st.container()
     st.write(
         "Re-index after adding, editing or deleting documents. The new version is built beside the one serving answers and is not "
