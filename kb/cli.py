@@ -55,18 +55,27 @@ def main(verbose: bool) -> None:
 @click.option("--stage", is_flag=True, help="Build the new index generation but do not serve it yet (publish it with --publish).")
 @click.option("--publish", is_flag=True, help="Serve the newest staged index generation.")
 @click.option("--rollback", is_flag=True, help="Serve the previous index generation again.")
+@click.option("--despite", default="", metavar="REASON", help="With --publish: publish even though a guided flow served now would be dropped, and why.")
 @click.pass_context
-def index(ctx: click.Context, corpus: Path | None, as_json: bool, stage: bool, publish: bool, rollback: bool) -> None:
+def index(ctx: click.Context, corpus: Path | None, as_json: bool, stage: bool, publish: bool, rollback: bool, despite: str) -> None:
     """Build or update the index from the corpus (incremental; the old index serves until the new one is ready)."""
     if stage + publish + rollback > 1:
         raise click.UsageError("use at most one of --stage, --publish and --rollback")
     service = _kb(ctx, corpus_dir=corpus)
     if rollback:
         old, new = service.rollback()
-        _emit({"rolled_back_from": old, "serving": new}) if as_json else click.echo(f"Rolled back: now serving {new} (was {old}).")
+        put_back = service.restore_corpus_to(new, editor=os.environ.get("USER", ""), reason=f"rolled back from {old} to {new}")
+        if as_json:
+            _emit({"rolled_back_from": old, "serving": new, "restored": put_back.restored, "deleted": put_back.deleted, "not_restorable": put_back.not_restorable})
+            return
+        click.echo(f"Rolled back: now serving {new} (was {old}).")
+        if put_back.changed:
+            click.echo(f"The corpus documents are back as they were in {new}: restored {', '.join(put_back.restored) or 'none'}; deleted {', '.join(put_back.deleted) or 'none'} (kept in their history).")
+        if put_back.not_restorable:
+            click.echo(f"Changed outside the Editor, so their text from {new} is not kept: {', '.join(put_back.not_restorable)}; put them back by hand before re-indexing.", err=True)
         return
     if publish:
-        old, new = service.publish()
+        old, new = service.publish(despite=despite)
         _emit({"serving": new, "previous_generation": old}) if as_json else click.echo(f"Published: now serving {new} (was {old or 'nothing'}).")
         return
     report = service.index(progress=None if as_json or not sys.stderr.isatty() else _ProgressBar(), publish=not stage)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
+import hashlib
 import html
 import json
 import logging
@@ -438,6 +439,51 @@ def restore_document(settings: Settings, name: str, number: int, *, editor: str 
     """Make version `number` of `name` the document again, as a new version (after a delete too)."""
     text = document_history(settings).text(name, number)
     return write_document(settings, name, text, editor=editor, reason=reason or f"restored version {number}", action="restored", restored_from=number)
+
+
+@dataclass(frozen=True)
+class CorpusRestore:
+    """What `restore_corpus` did to make the corpus folder hold a generation's documents again."""
+
+    restored: tuple[str, ...] = ()  # brought back to that generation's text, from their history
+    deleted: tuple[str, ...] = ()  # added since that generation (kept in their history)
+    not_restorable: tuple[str, ...] = ()  # changed by hand, outside the Editor: their old text is not kept
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.restored or self.deleted)
+
+
+def restore_corpus(settings: Settings, files: dict[str, str], *, editor: str = "", reason: str = "") -> CorpusRestore:
+    """Make the corpus documents match `files` (a generation's manifest: file name -> SHA-256 of
+    its bytes), from the documents' histories, so that a rollback sticks: the next re-index finds
+    the rolled-back text, not the edits it rolled back. Every change is a new version."""
+    history = document_history(settings)
+    present = {d.name: d for d in list_documents(settings)}
+    restored, deleted, stuck = [], [], []
+    for name in sorted(set(present) | set(files)):
+        wanted = files.get(name)
+        now = current_text(settings, name)
+        if wanted is not None and now is not None and (Path(settings.corpus_dir) / name).is_file() and _file_digest(settings, name) == wanted:
+            continue
+        if wanted is None:
+            if name in PROTECTED_NAMES:
+                stuck.append(name)
+                continue
+            delete_document(settings, name, editor=editor, reason=reason)
+            deleted.append(name)
+            continue
+        version = next((v for v in reversed(history.versions(name)) if v.digest == wanted), None)
+        if version is None:
+            stuck.append(name)
+            continue
+        write_document(settings, name, history.text(name, version.number), editor=editor, reason=reason, action="restored", restored_from=version.number)
+        restored.append(name)
+    return CorpusRestore(tuple(restored), tuple(deleted), tuple(stuck))
+
+
+def _file_digest(settings: Settings, name: str) -> str:
+    return hashlib.sha256((Path(settings.corpus_dir) / name).read_bytes()).hexdigest()
 
 
 def difference(before: str, after: str, before_label: str, after_label: str) -> str:

@@ -66,3 +66,14 @@ class QuestionError(KBError):
 
 class FlowError(KBError):
     """A flow definition or a step through it is invalid."""
+
+
+class FlowGateError(KBError):
+    """Publishing would stop serving a guided flow that is served now."""
+
+    def __init__(self, generation: str, problems: list):
+        self.generation, self.problems = generation, problems
+        super().__init__(
+            f"publishing {generation} would stop offering a guided flow that users have now ({len(problems)} problem(s); first: {problems[0]}); "
+            "fix the flow's citation and re-index, or record why it should be published anyway"
+        )

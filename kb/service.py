@@ -12,11 +12,12 @@ from collections.abc import Callable
 from functools import cached_property
 from pathlib import Path
 
+from kb import editor as editor_ops
 from kb.answer import Answer
 from kb.composer import AnswerComposer
 from kb.config import Settings
 from kb.contacts import Contact, load_contacts
-from kb.errors import IndexDamagedError, IndexNotReadyError, KBError
+from kb.errors import FlowGateError, IndexDamagedError, IndexNotReadyError, KBError
 from kb.index import history
 from kb.index.chunk_db import read_chunks
 from kb.index.documents import LoadResult, load_corpus
@@ -135,8 +136,30 @@ class KnowledgeBase:
         """The newest complete generation newer than the served one (built, not published), or None."""
         return self.generations.staged()
 
-    def publish(self, name: str | None = None) -> tuple[str | None, str]:
-        """Serve a staged generation: `name`, or the newest staged one. Returns (was serving, now serving)."""
+    def flows_publishing_would_drop(self, name: str) -> list:
+        """The problems of flows served now that would no longer be served if `name` were
+        published (a quoted sentence gone, a cited section removed): the publish gate."""
+        served = set(self.flows)
+        staged = self._flows_in(self.generations.get(name))
+        offered, problems = staged.valid(self.section_texts(name), set(self.contacts))
+        dropped = sorted(served - set(offered.ids()))
+        if not dropped:
+            return []
+        files = {Path(staged[f].path).name for f in dropped if f in set(staged.ids())}
+        return [p for p in problems if p.file in files] or [f"the flow {f!r} would no longer be offered" for f in dropped]
+
+    def publish(self, name: str | None = None, despite: str = "") -> tuple[str | None, str]:
+        """Serve a staged generation: `name`, or the newest staged one. Returns (was serving, now serving).
+
+        Refused when it would stop serving a flow that is served now, unless `despite` says why
+        (the reason is logged and kept in the release history)."""
+        target = name or getattr(self.generations.staged(), "name", None)
+        if target is not None and not despite.strip():
+            dropped = self.flows_publishing_would_drop(target)
+            if dropped:
+                raise FlowGateError(target, dropped)
+        elif target is not None and despite.strip():
+            log.warning("publishing %s despite flow problems, because: %s", target, " ".join(despite.split())[:300])
         with self.generations.lock():
             served = self.generations.current_name()
             if name is None:
@@ -169,6 +192,12 @@ class KnowledgeBase:
             history.record(self.settings.data_dir, current, whole[0], event="rolled back")
         self._forget_flows()
         return current.name, whole[0].name
+
+    def restore_corpus_to(self, generation: str, editor: str = "", reason: str = "") -> editor_ops.CorpusRestore:
+        """After a rollback: put the corpus documents back to `generation`'s text (from their
+        histories), so the next re-index does not bring back what was rolled back."""
+        files = self.generations.get(generation).manifest().get("files", {})
+        return editor_ops.restore_corpus(self.settings, files, editor=editor, reason=reason or f"rolled back to {generation}")
 
     def history(self) -> list[history.Release]:
         """What each published index changed, newest first (the "What's new" page)."""

@@ -143,3 +143,32 @@ def test_kill_9_during_saves_leaves_the_old_or_new_text_and_a_consistent_history
         editor.validate_document(NAME, text)
     editor.write_document(settings, NAME, edited(text, "After the kills."), editor="Ann")
     assert history.versions(NAME)[-1].editor == "Ann", "saving goes on normally after the kills"
+
+
+@pytest.mark.slow
+def test_a_rollback_sticks_the_next_reindex_brings_nothing_back(tmp_path):
+    from kb.service import KnowledgeBase
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for name in (NAME, "contacts.yaml"):
+        shutil.copy(PROJECT_ROOT / "corpus" / name, corpus / name)
+    settings = Settings.from_env(environ={}, corpus_dir=corpus, data_dir=tmp_path / "data")
+    service = KnowledgeBase(settings)
+    try:
+        service.index()
+        original = editor.read_document(settings, NAME)
+        editor.write_document(settings, NAME, edited(original, "A paragraph that turned out to be wrong."), editor="Ann", reason="mistake")
+        shutil.copy(PROJECT_ROOT / "corpus" / "neglect.md", corpus / "neglect.md")  # added by hand, outside the Editor
+        assert service.index().generation == "gen-000002"
+        was, now = service.rollback()
+        put_back = service.restore_corpus_to(now, editor="Bob")
+        assert (was, now) == ("gen-000002", "gen-000001")
+        assert put_back.restored == (NAME,) and put_back.deleted == ("neglect.md",) and not put_back.not_restorable
+        assert editor.read_document(settings, NAME) == original
+        assert editor.history_of(settings, "neglect.md")[0].action == "deleted", "the document added since is kept in its history"
+        again = service.index()
+        assert not (again.added or again.changed or again.removed), "re-indexing after a rollback brings nothing back"
+        assert service.generations.current_name() == "gen-000001" or again.generation == "gen-000001"
+    finally:
+        service.close()

@@ -84,3 +84,25 @@ def test_an_invalid_flow_is_not_served_and_is_named(settings: Settings, small_co
     env = {"KB_CORPUS_DIR": str(settings.corpus_dir), "KB_DATA_DIR": str(settings.data_dir), "PATH": "/usr/bin:/bin", "HAYSTACK_TELEMETRY_ENABLED": "False", "HF_HUB_OFFLINE": "1"}
     out = subprocess.run([sys.executable, "-m", "kb.cli", "flows", "check"], env=env, capture_output=True, text=True)
     assert out.returncode == 1 and "broken.yaml" in out.stdout + out.stderr and "Traceback" not in out.stderr
+
+
+def test_publish_refuses_a_version_that_would_drop_a_served_flow_unless_told_why(settings: Settings, small_corpus: Path):
+    from kb.errors import FlowGateError
+    from kb.service import KnowledgeBase
+
+    write_flow(small_corpus, "lice", FLOW.format(title="Head lice"))
+    service = KnowledgeBase(settings)
+    service.index()
+    assert "lice" in service.flows
+    lice = small_corpus / "head-lice.md"
+    lice.write_text(lice.read_text().replace("## What should staff do when a child has head lice?", "## What staff do about head lice"))
+    staged = service.index(publish=False)
+    with pytest.raises(FlowGateError) as refused:
+        service.publish(staged.generation)
+    assert "would stop offering a guided flow" in str(refused.value) and "lice.yaml" in str(refused.value.problems[0])
+    assert "lice" in service.flows, "nothing was published"
+    with pytest.raises(FlowGateError):
+        service.publish()  # the command line's 'kb index --publish' too
+    service.publish(staged.generation, despite="the head lice chapter is being rewritten; the flow follows tomorrow")
+    assert service.generations.current_name() == staged.generation
+    assert "lice" not in service.flows, "the broken flow is not served"

@@ -23,7 +23,7 @@ import streamlit as st
 
 from kb import editor
 from kb.access import PasswordGate, configured_digest, seconds
-from kb.errors import EditConflictError, IndexBusyError, KBError
+from kb.errors import EditConflictError, FlowGateError, IndexBusyError, KBError
 from ui.common import date_in_words, footer, get_kb, knowledge_base, md_text, settings
 
 UNLOCKED = "editor_unlocked"
@@ -32,6 +32,8 @@ DRAFT_TEXT = "editor_draft_text"  # the text area's own key: Streamlit drops it 
 DRAFT_KEPT = "editor_draft_kept"  # the draft's text, kept while the editor is on other pages
 CONFLICT = "editor_conflict"  # {"name", "theirs", "mine"} after a refused save
 EDITOR_NAME = "editor_name"
+GATED = "editor_gated"  # the staged version whose publish the flow check refused
+DESPITE = "editor_despite"  # the editor's reason to publish it anyway
 REASON = "editor_reason"
 UPLOAD_SEEN = "editor_upload_seen"
 UPLOAD_ROUND = "editor_upload_round"  # a new round gives a fresh, empty uploader after a save or discard
@@ -450,6 +452,8 @@ def show_publish_choice(kb, name: str, key_suffix: str = "") -> None:
             f"Discard leaves {name} unpublished: nothing changes for users, and a later re-index removes it."
         )
     )
+    if st.session_state.get(GATED) == name:
+        st.text_input("Why publish it anyway (kept in the log)", key=f"{DESPITE}{key_suffix}", max_chars=300)
     publish_col, discard_col = st.columns(2)
     publish_col.button("Publish", key=f"editor_publish{key_suffix}", on_click=publish, args=(kb, name), type="primary", icon=":material/publish:", width="stretch")
     discard_col.button("Discard", key=f"editor_discard_staged{key_suffix}", on_click=discard_staged, args=(name,), icon=":material/close:", width="stretch")
@@ -458,7 +462,12 @@ def show_publish_choice(kb, name: str, key_suffix: str = "") -> None:
 @editor_action
 def publish(kb, name: str) -> None:
     try:
-        old, new = kb.publish(name)
+        despite = st.session_state.get(DESPITE, "") or st.session_state.get(f"{DESPITE}_waiting", "")
+        old, new = kb.publish(name, despite=despite if st.session_state.get(GATED) == name else "")
+    except FlowGateError as exc:
+        st.session_state[GATED] = name
+        say("publish", "error", f"Not published. {exc}.")
+        return
     except IndexBusyError:
         say("publish", "warning", "A re-index is running. Wait a minute, then try again.")
         return
@@ -519,12 +528,24 @@ def flow_problems(kb, generation: str | None = None) -> list:
 def roll_back(kb) -> None:
     try:
         old, new = kb.rollback()
+        put_back = kb.restore_corpus_to(new, editor=editor_name(), reason=f"rolled back from {old} to {new}")
     except KBError as exc:
         say("publish", "error", f"Could not roll back: {exc}")
         return
     st.session_state.pop(REPORT, None)
     st.session_state["editor_rollback_confirm"] = False
-    say("publish", "success", f"Rolled back: now serving {new} again (instead of {old}).")
+    message = f"Rolled back: now serving {new} again (instead of {old})."
+    if put_back.restored or put_back.deleted:
+        message += f" The documents are back as they were in {new}, so a re-index will not bring the changes back"
+        message += f" (restored: {', '.join(put_back.restored) or 'none'}; deleted, kept in their history: {', '.join(put_back.deleted) or 'none'})."
+    if put_back.not_restorable:
+        message += (
+            f" These were changed outside the Editor, so their text from {new} is not kept: {', '.join(put_back.not_restorable)}."
+            " Put them back by hand before re-indexing, or the next version will include those changes."
+        )
+        say("publish", "warning", message)
+        return
+    say("publish", "success", message)
 
 
 def show_publish(kb) -> None:
