@@ -71,6 +71,8 @@ def index(ctx: click.Context, corpus: Path | None, as_json: bool, stage: bool, p
         click.echo(f"Rolled back: now serving {new} (was {old}).")
         if put_back.changed:
             click.echo(f"The corpus documents are back as they were in {new}: restored {', '.join(put_back.restored) or 'none'}; deleted {', '.join(put_back.deleted) or 'none'} (kept in their history).")
+        if put_back.unknown:
+            click.echo(f"{new} keeps no record of its files, so the corpus documents were left as they are; check them before re-indexing.", err=True)
         if put_back.not_restorable:
             click.echo(f"Changed outside the Editor, so their text from {new} is not kept: {', '.join(put_back.not_restorable)}; put them back by hand before re-indexing.", err=True)
         return

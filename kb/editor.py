@@ -448,6 +448,7 @@ class CorpusRestore:
     restored: tuple[str, ...] = ()  # brought back to that generation's text, from their history
     deleted: tuple[str, ...] = ()  # added since that generation (kept in their history)
     not_restorable: tuple[str, ...] = ()  # changed by hand, outside the Editor: their old text is not kept
+    unknown: bool = False  # the version keeps no record of its files: nothing was touched
 
     @property
     def changed(self) -> bool:
@@ -457,7 +458,12 @@ class CorpusRestore:
 def restore_corpus(settings: Settings, files: dict[str, str], *, editor: str = "", reason: str = "") -> CorpusRestore:
     """Make the corpus documents match `files` (a generation's manifest: file name -> SHA-256 of
     its bytes), from the documents' histories, so that a rollback sticks: the next re-index finds
-    the rolled-back text, not the edits it rolled back. Every change is a new version."""
+    the rolled-back text, not the edits it rolled back. Every change is a new version.
+
+    A version that keeps no record of its files (`files` empty: built before the record was kept)
+    leaves the corpus untouched: nothing is deleted on a guess."""
+    if not files:
+        return CorpusRestore(unknown=True)
     history = document_history(settings)
     present = {d.name: d for d in list_documents(settings)}
     restored, deleted, stuck = [], [], []

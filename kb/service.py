@@ -196,7 +196,7 @@ class KnowledgeBase:
     def restore_corpus_to(self, generation: str, editor: str = "", reason: str = "") -> editor_ops.CorpusRestore:
         """After a rollback: put the corpus documents back to `generation`'s text (from their
         histories), so the next re-index does not bring back what was rolled back."""
-        files = self.generations.get(generation).manifest().get("files", {})
+        files = self.generations.get(generation).manifest().get("files") or {}
         return editor_ops.restore_corpus(self.settings, files, editor=editor, reason=reason or f"rolled back to {generation}")
 
     def history(self) -> list[history.Release]:

@@ -172,3 +172,10 @@ def test_a_rollback_sticks_the_next_reindex_brings_nothing_back(tmp_path):
         assert service.generations.current_name() == "gen-000001" or again.generation == "gen-000001"
     finally:
         service.close()
+
+
+def test_a_version_with_no_record_of_its_files_leaves_the_corpus_alone(settings):
+    before = sorted(p.name for p in Path(settings.corpus_dir).iterdir())
+    put_back = editor.restore_corpus(settings, {}, editor="Ann")
+    assert put_back.unknown and not put_back.changed
+    assert sorted(p.name for p in Path(settings.corpus_dir).iterdir()) == before, "nothing deleted on a guess"

@@ -538,6 +538,8 @@ def roll_back(kb) -> None:
     if put_back.restored or put_back.deleted:
         message += f" The documents are back as they were in {new}, so a re-index will not bring the changes back"
         message += f" (restored: {', '.join(put_back.restored) or 'none'}; deleted, kept in their history: {', '.join(put_back.deleted) or 'none'})."
+    if put_back.unknown:
+        message += f" {new} keeps no record of its files, so the documents were left as they are: check them before re-indexing."
     if put_back.not_restorable:
         message += (
             f" These were changed outside the Editor, so their text from {new} is not kept: {', '.join(put_back.not_restorable)}."
