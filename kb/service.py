@@ -139,6 +139,8 @@ class KnowledgeBase:
     def flows_publishing_would_drop(self, name: str) -> list:
         """The problems of flows served now that would no longer be served if `name` were
         published (a quoted sentence gone, a cited section removed): the publish gate."""
+        if self.generations.current_name() is None:
+            return []  # nothing is served yet, so no flow can be dropped
         served = set(self.flows)
         staged = self._flows_in(self.generations.get(name))
         offered, problems = staged.valid(self.section_texts(name), set(self.contacts))

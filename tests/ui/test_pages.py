@@ -301,17 +301,15 @@ def test_editor_upload_review_save_reindex_publish_and_roll_back(app_index):
     at.checkbox(key="editor_rollback_confirm").check().run()
     at.button(key="editor_rollback").click().run()
     assert "Rolled back: now serving gen-000001" in plain(at.success[0].value)
+    assert "deleted, kept in their history: kite-flying.md" in plain(at.success[0].value), "the rollback puts the documents back too"
     assert not any("Kite flying" in t for t in cited_titles(KITES_QUESTION))
     assert "A newer version, gen-000002" in texts(at), "the version rolled back from can be published again"
     at.button(key="editor_discard_staged_waiting").click().run()
     assert "gen-000002 was not published" in texts(at)
     assert "editor_publish_waiting" not in [b.key for b in at.button], "a discarded version is not offered again"
 
-    at.selectbox(key="editor_chosen").select("kite-flying.md").run()
-    at.checkbox(key="editor_delete_confirm").check().run()
-    at.button(key="editor_delete").click().run()
-    assert "Deleted kite-flying.md" in plain(at.success[0].value)
-    assert not (corpus / "kite-flying.md").exists()
+    assert not (corpus / "kite-flying.md").exists(), "the rollback put the corpus back as it was: the document added since is gone"
+    assert "editor_undelete_kite-flying.md" in [b.key for b in at.button], "and it can be restored from its history"
 
 
 def unlocked_editor(name: str) -> AppTest:

@@ -98,6 +98,8 @@ def session(tmp_path_factory, flow_walk) -> Session:
                     page.get_by_role("button", name=label, exact=True).click()
                 for n, heading in enumerate(NOTES_HEADINGS):
                     page.get_by_label(heading).fill(f"Note {n}: {marker} said her stepdad hit her at the Tuesday club.")
+                page.keyboard.press("Tab")  # leave the last note, as a person does before pressing Download
+                page.wait_for_timeout(1500)  # and let the page settle: a press while the buttons are redrawn can be lost
                 for label in ("Download the decision record", "Download it as a web page, to print"):
                     button = page.get_by_role("button", name=label)
                     button.wait_for()
