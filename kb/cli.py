@@ -5,6 +5,7 @@ Library errors become one clear line on stderr and exit 1; bad arguments exit 2 
 
 from __future__ import annotations
 
+import getpass
 import json
 import logging
 import os
@@ -31,6 +32,14 @@ def _kb(ctx: click.Context, **overrides):
 
 def _emit(obj: dict) -> None:
     click.echo(json.dumps(obj, ensure_ascii=False))
+
+
+def _os_user() -> str:
+    """Who runs the command, for the audit log: the login name, or "" when the system has none."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return ""
 
 
 class _Group(click.Group):
@@ -62,9 +71,10 @@ def index(ctx: click.Context, corpus: Path | None, as_json: bool, stage: bool, p
     if stage + publish + rollback > 1:
         raise click.UsageError("use at most one of --stage, --publish and --rollback")
     service = _kb(ctx, corpus_dir=corpus)
+    who = _os_user()  # for the audit log
     if rollback:
-        old, new = service.rollback()
-        put_back = service.restore_corpus_to(new, editor=os.environ.get("USER", ""), reason=f"rolled back from {old} to {new}")
+        old, new = service.rollback(editor=who)
+        put_back = service.restore_corpus_to(new, editor=who, reason=f"rolled back from {old} to {new}")
         if as_json:
             _emit({"rolled_back_from": old, "serving": new, "restored": put_back.restored, "deleted": put_back.deleted, "not_restorable": put_back.not_restorable})
             return
@@ -77,10 +87,10 @@ def index(ctx: click.Context, corpus: Path | None, as_json: bool, stage: bool, p
             click.echo(f"Changed outside the Editor, so their text from {new} is not kept: {', '.join(put_back.not_restorable)}; put them back by hand before re-indexing.", err=True)
         return
     if publish:
-        old, new = service.publish(despite=despite)
+        old, new = service.publish(despite=despite, editor=who)
         _emit({"serving": new, "previous_generation": old}) if as_json else click.echo(f"Published: now serving {new} (was {old or 'nothing'}).")
         return
-    report = service.index(progress=None if as_json or not sys.stderr.isatty() else _ProgressBar(), publish=not stage)
+    report = service.index(progress=None if as_json or not sys.stderr.isatty() else _ProgressBar(), publish=not stage, editor=who)
     if as_json:
         _emit(report.as_dict())
         return
@@ -313,6 +323,59 @@ def docs_restore(name: str, version: int, editor_name: str, reason: str) -> None
 
     saved = editor.restore_document(Settings.from_env(), name, version, editor=editor_name, reason=reason)
     click.echo(f"Restored version {version} of {saved.name} (“{saved.title}”) as its newest version. Run 'kb index' to serve it.")
+
+
+@main.group("editor")
+def editor_group() -> None:
+    """The Editor page's password, and the audit log of what editors did."""
+
+
+@editor_group.command("set-password")
+@click.option("--password-stdin", is_flag=True, help="Read the password from the first line of standard input instead of asking for it.")
+@click.option("--secrets", "for_secrets", is_flag=True, help="Make the line for .streamlit/secrets.toml (editor_password_hash = \"...\") instead of the environment.")
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), help="Write the line to this new file (readable by its owner only) instead of printing it.")
+def editor_set_password(password_stdin: bool, for_secrets: bool, output: Path | None) -> None:
+    """Make the Editor password's salted hash: prints KB_EDITOR_PASSWORD_HASH=... (never the password)."""
+    from kb.access import HASH_SECRET, HASH_SETTING, hash_password
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("Editor password", hide_input=True, confirmation_prompt="Type it again", err=True)
+    hashed = hash_password(password)
+    line = f'{HASH_SECRET} = "{hashed}"' if for_secrets else f"{HASH_SETTING}={hashed}"
+    where = "in .streamlit/secrets.toml" if for_secrets else "in the app's environment"
+    if output is None:
+        click.echo(line)
+        click.echo(f"Put that line {where}, remove any older Editor password setting, then restart the app.", err=True)
+        return
+    try:
+        fd = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        raise KBError(f"{output} already exists, so nothing was written: give the name of a new file, then copy its line where it belongs") from None
+    except OSError as exc:
+        raise KBError(f"could not create {output}: {exc.strerror}") from exc
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(line + "\n")
+    click.echo(f"Wrote the line to {output}: put it {where}, remove any older Editor password setting, then restart the app.", err=True)
+
+
+@editor_group.command("audit")
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(min=1), help="How many of the latest actions to list.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per action, newest first.")
+def editor_audit(limit: int, as_json: bool) -> None:
+    """List the latest editor actions, newest first: when, who, what and why."""
+    from kb.audit import AuditLog
+
+    audit = AuditLog(Settings.from_env().data_dir)
+    entries = audit.read(limit)
+    if not entries and not as_json:
+        click.echo(f"No editor actions are recorded yet (the log is {audit.path}).")
+    for entry in entries:
+        if as_json:
+            _emit(entry.as_dict())
+        else:
+            click.echo(f"{entry.at.replace('T', ' ').replace('+00:00', ' UTC')}  {entry.describe()}")
 
 
 @main.command("eval")

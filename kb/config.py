@@ -33,7 +33,9 @@ SETTINGS_SPECS: tuple[SettingSpec, ...] = (
     SettingSpec("qdrant_collection", "KB_QDRANT_COLLECTION", "With a Qdrant server: the prefix of this index's collections (<prefix>_gen_NNNNNN) and its alias (<prefix>_current); default kb."),
     SettingSpec("keep_generations", "KB_KEEP_GENERATIONS", "How many complete index generations to keep for rollback (default 3)."),
     SettingSpec("chunk_max_chars", "KB_CHUNK_MAX_CHARS", "Size limit of one chunk in characters; longer sections split at paragraphs (default 1200)."),
-    SettingSpec("editor_password_hash", "KB_EDITOR_PASSWORD_SHA256", "SHA-256 hex digest of the Editor page password (or set KB_EDITOR_PASSWORD)."),
+    SettingSpec("editor_password_hash", "KB_EDITOR_PASSWORD_HASH", "The Editor page password as a salted scrypt hash: the line `kb editor set-password` prints."),
+    SettingSpec("editor_password_sha256", "KB_EDITOR_PASSWORD_SHA256", "Older, weaker form: the Editor password's unsalted SHA-256 hex digest (still accepted; use KB_EDITOR_PASSWORD_HASH)."),
+    SettingSpec("editor_password", "KB_EDITOR_PASSWORD", "The Editor page password in plain text, for development (use KB_EDITOR_PASSWORD_HASH on a shared machine)."),
 )
 
 
@@ -46,7 +48,9 @@ class Settings:
     qdrant_collection: str = "kb"
     keep_generations: int = 3
     chunk_max_chars: int = 1200
-    editor_password_hash: str | None = None
+    editor_password_hash: str | None = None  # checked when the Editor page is opened (kb.access), so a bad one names itself there
+    editor_password_sha256: str | None = None
+    editor_password: str | None = dataclasses.field(default=None, repr=False)  # plain text: never shown
 
     def __post_init__(self) -> None:
         if self.keep_generations < 2:
@@ -64,10 +68,6 @@ class Settings:
             raw = env.get(spec.env)
             if raw is not None and raw != "":
                 values[spec.field] = raw
-        if "editor_password_hash" not in values and env.get("KB_EDITOR_PASSWORD"):
-            import hashlib
-
-            values["editor_password_hash"] = hashlib.sha256(env["KB_EDITOR_PASSWORD"].encode()).hexdigest()
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**_coerce(values))
 

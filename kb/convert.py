@@ -2,8 +2,17 @@
 
 An upload's type is checked by its extension and by its content (a mismatch is refused); Markdown
 and HTML text is decoded from UTF-8, UTF-16/32 with a byte-order mark, or an HTML page's declared
-single-byte character set; HTML, DOCX and PDF become a (title, Markdown body) pair whose text is
-escaped, so nothing in a file's words can become raw HTML or a link in the Markdown.
+single-byte character set; HTML, DOCX and PDF become a `Conversion`: a title, a Markdown body whose text is escaped (so
+nothing in a file's words can become raw HTML or a link in the Markdown), and a list of what did not
+carry over (images, embedded objects, link addresses that were not web, email or phone addresses),
+for the editor to check before saving.
+
+Links are written in words, not as Markdown links: `Somerset Direct (03001232224)`, `the NSPCC
+guidance (https://...)`. The indexer keeps only a link's text (`kb.index.markdown.inline_plain_text`),
+so a Markdown link's address, a phone number above all, would never reach a quoted answer; written
+in words it is quoted, searched, and shown as a tap-to-call link by the Ask page, the way the corpus
+already writes "Somerset Direct on 0300 123 2224". Word's bold and italic become `**` and `*`, its
+tables pipe tables, and its Title (or first heading) the `# ` title, with Heading 1 as `## `.
 
 Uploads are untrusted: a Word file's zip directory is checked before anything is unpacked (a "zip
 bomb" is refused from its declared sizes, and no part is ever read past its declared size), HTML is
@@ -18,12 +27,16 @@ import codecs
 import contextlib
 import io
 import re
+import urllib.parse
 import zipfile
 import zlib
+from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 from kb.errors import EditorError
 from kb.index.documents import decode_text
+from kb.index.markdown import body_parser
 
 MB = 1024 * 1024
 UPLOAD_TYPES = ("md", "html", "htm", "docx", "pdf")
@@ -57,6 +70,42 @@ PDF_LIMITS = {  # tighter than pypdf's defaults (75 MB per stream, 2 million tok
 HTML_CHARSETS = {"utf-8", "ascii", "cp1252", "iso8859-1", "iso8859-15"}  # single-byte or UTF-8: decoding is linear
 TEXT_BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
 CONTROL_CHARACTER = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")  # tab, line breaks and form feed are text
+
+LINK_SCHEMES = ("https", "http", "mailto", "tel")  # kept, in words; any other scheme is dropped and reported
+MAX_LINK_ADDRESS_CHARS = 500  # a longer address is not one a reader can use
+SHOWN_PLACES = 5  # places named for a kind of thing dropped ("lines 12, 30, 41...")
+MAX_DROPPED_LINES = 20  # one-per-item lines (links) listed before the rest are counted
+
+
+@dataclass(frozen=True)
+class Conversion:
+    """An upload converted to Markdown: its title, the Markdown body, and what did not carry over
+    (one line each, e.g. "2 images dropped (lines 12, 30)"), for the editor to check."""
+
+    title: str
+    markdown: str
+    dropped: tuple[str, ...] = ()
+
+
+# What did not carry over, by kind: (one, several, what the editor can do about it).
+DROPPED_KINDS = {
+    "image": ("an image", "images", ""),
+    "drawing": ("an image or drawing", "images or drawings", ""),
+    "embedded": ("an embedded object", "embedded objects", ""),
+    "frame": ("an embedded page (iframe)", "embedded pages (iframes)", ""),
+    "video": ("a video or sound clip", "videos or sound clips", ""),
+    "form": ("a form", "forms", ""),
+    "nav": ("the page's navigation menu", "navigation menus", ""),
+    "footer": ("the page footer", "page footers", ": copy any phone numbers or addresses in it that matter into the text"),
+    "svg": ("a drawing (SVG)", "drawings (SVG)", ""),
+    "math": ("a formula", "formulas", ""),
+    "text box": ("the text in a text box", "the text in text boxes", ": copy it into the document's text if it matters"),
+    "content control": ("a content control (such as a cover page or contents list)", "content controls (such as a cover page or contents list)", ""),
+    "footnote": ("a footnote", "footnotes", ": copy any that matter into the text"),
+    "endnote": ("an endnote", "endnotes", ": copy any that matter into the text"),
+    "comment": ("a comment", "comments", ""),
+    "pdf link": ("a link address", "link addresses", ": add the ones that matter to the text"),
+}
 
 
 # type detection
@@ -170,13 +219,19 @@ class _MarkdownFromHTML:
     """Headings, paragraphs, lists, quotes and table rows of an HTML page, as Markdown blocks.
 
     Fed start tags, end tags and text in document order (by `html_to_markdown`, from lxml's tree);
-    text is escaped, so nothing in the page's words can become HTML or a link in the Markdown.
+    text is escaped, so nothing in the page's words can become HTML or a link in the Markdown. A
+    link's web, email or phone address is written after its text; what is left out is counted in
+    `found` (kind -> lines) and `dropped` (one line per link).
     """
 
     # Elements whose content is not the page's text. Empty elements (embed, img, frame...) are not
     # listed: libxml2 may nest the rest of the page inside one, and skipping it would lose the page.
     SKIP = {"script", "style", "noscript", "template", "svg", "math", "nav", "footer", "form", "button", "iframe", "frameset", "object", "applet", "select", "head"}
     BLOCKS = {"p", "div", "section", "article", "main", "header", "aside", "pre", "dd", "dt", "figcaption", "address", "caption"}
+    REPORTED = {  # tag -> kind in DROPPED_KINDS, for what a reader of the page would miss
+        "img": "image", "embed": "embedded", "object": "embedded", "applet": "embedded", "iframe": "frame", "frameset": "frame",
+        "video": "video", "audio": "video", "form": "form", "nav": "nav", "footer": "footer", "svg": "svg", "math": "math",
+    }  # fmt: skip
 
     def __init__(self) -> None:
         self.blocks: list[str] = []
@@ -190,17 +245,26 @@ class _MarkdownFromHTML:
         self._quote = 0
         self._group: list[str] | None = None  # the lines of the list or table being read, one block
         self._group_depth = 0
+        self.found: dict[str, list[int]] = {}
+        self.dropped: list[str] = []
+        self._links: list[tuple[int, int, str | None, int]] = []  # open links: (flushes then, start in _text, href, line)
+        self._flushes = 0
 
-    def handle_starttag(self, tag: str, attrs) -> None:
+    def handle_starttag(self, tag: str, attrs, line: int = 0) -> None:
         if tag == "title":
             self._in_title = True
             return
+        if self._skip:
+            self._skip += tag in self.SKIP
+            return
+        if tag in self.REPORTED:
+            self.found.setdefault(self.REPORTED[tag], []).append(line)
         if tag in self.SKIP:
             self._skip += 1
             return
-        if self._skip:
-            return
-        if re.fullmatch(r"h[1-6]", tag):
+        if tag == "a":
+            self._links.append((self._flushes, len(self._text), dict(attrs).get("href"), line))
+        elif re.fullmatch(r"h[1-6]", tag):
             self._flush()
             self._prefix = "#" * int(tag[1]) + " "
         elif tag in ("ul", "ol"):
@@ -240,7 +304,9 @@ class _MarkdownFromHTML:
             return
         if self._skip:
             return
-        if tag in ("td", "th") and self._cells is not None:
+        if tag == "a" and self._links:
+            self._end_link(*self._links.pop())
+        elif tag in ("td", "th") and self._cells is not None:
             self._flush_cell()
         elif tag == "tr" and self._cells is not None:
             self._flush_cell()
@@ -268,13 +334,30 @@ class _MarkdownFromHTML:
         elif not self._skip:
             self._text.append(data)
 
+    def _end_link(self, flushes: int, start: int, href: str | None, line: int) -> None:
+        """Write the link's address after its text, or report why it was left out."""
+        if href is None:  # an anchor to jump to, not a link
+            return
+        if flushes != self._flushes:  # the link spans blocks: its text so far in this block
+            start = 0
+        words = " ".join("".join(self._text[start:]).split())
+        address, problem = link_address(href)
+        if problem:
+            self.dropped.append(f"{problem}: {_link_words(words)} (line {line})")
+        elif address and self._prefix.startswith("#"):
+            self.dropped.append(f"The address of a link in a heading dropped: {_link_words(words)} went to {quoted_snippet(address, 80)} (line {line})")
+        elif address and not _says_address(words, address):
+            self._text.append(f" ({address})" if words else address)
+
     def _flush_cell(self) -> None:
+        self._flushes += 1
         text = escape_inline(" ".join("".join(self._text).split()))
         self._text = []
         if text and self._cells is not None:
             self._cells.append(text)
 
     def _flush(self) -> None:
+        self._flushes += 1
         if self._cells is not None:
             self._flush_cell()
             return
@@ -317,8 +400,8 @@ class _MarkdownFromHTML:
         self._close_group()
 
 
-def html_to_markdown(text: str) -> tuple[str, str]:
-    """(title, Markdown body) of an HTML page.
+def html_to_markdown(text: str) -> Conversion:
+    """An HTML page's title, Markdown body and what did not carry over.
 
     The page is parsed by lxml (libxml2's HTML parser: linear time however malformed the page, no
     network, comments and processing instructions dropped) and its tree walked in document order.
@@ -336,7 +419,7 @@ def html_to_markdown(text: str) -> tuple[str, str]:
         is_tag = isinstance(element.tag, str)  # not a comment or an entity left in the tree
         if event == "start":
             if is_tag:
-                converter.handle_starttag(element.tag.lower(), list(element.attrib.items()))
+                converter.handle_starttag(element.tag.lower(), list(element.attrib.items()), element.sourceline or 0)
                 if element.text:
                     converter.handle_data(element.text)
             continue
@@ -349,66 +432,332 @@ def html_to_markdown(text: str) -> tuple[str, str]:
     if not body:
         raise EditorError("the HTML page has no headings, paragraphs or lists to convert")
     title = plain_title(first_heading(body)) or " ".join(converter.title.split())
-    return title, body + "\n"
+    dropped = [_dropped_line(kind, len(lines), [f"{n}" for n in lines if n]) for kind, lines in converter.found.items()]
+    return Conversion(title, body + "\n", tuple(dropped + _capped(converter.dropped)))
+
+
+def link_address(href: str) -> tuple[str, str]:
+    """A link's address as it is written after the link's text, and why it is not: ("", reason).
+
+    Web, email and phone addresses are kept (an email or phone address without its "mailto:" or
+    "tel:"); a jump within the page ("#section") is left out silently; any other scheme
+    (javascript:, data:, file:...) and addresses relative to the original site are left out and
+    reported. Schemes are read as a browser reads them, ignoring spaces, control characters and
+    percent-escapes.
+    """
+    href = str(href or "").strip()
+    plain = re.sub(r"[\x00-\x20\x7f]+", "", urllib.parse.unquote(href)).lower()
+    scheme = re.match(r"^([a-z][a-z0-9+.-]*):", plain)
+    if not plain or plain.startswith("#"):
+        return "", ""
+    if scheme is None:
+        if plain.startswith("//"):
+            return link_address("https:" + href)
+        return "", f"A link to {quoted_snippet(href)} on the original site kept as its text only"
+    name = scheme.group(1)
+    if name not in LINK_SCHEMES:
+        return "", f"A link with the scheme {name}: kept as its text only"
+    if len(href) > MAX_LINK_ADDRESS_CHARS:
+        return "", f"A link with a {len(href):,}-character address kept as its text only"
+    if name in ("tel", "mailto"):
+        address = urllib.parse.unquote(href.split(":", 1)[1].split("?", 1)[0]).strip().removeprefix("//")
+    else:
+        address = href
+    address = re.sub(r"\s+", "%20" if name in ("http", "https") else " ", CONTROL_CHARACTER.sub("", address)).strip()
+    if name == "tel" and not re.fullmatch(r"\+?[\d\s().-]{3,}", address):
+        return "", "A tel: link that is not a phone number kept as its text only"
+    if name == "mailto" and not re.fullmatch(r"[^\s@<>()\[\]:;,]+@[^\s@<>()\[\]:;,]+", address):
+        return "", "A mailto: link that is not an email address kept as its text only"
+    return address, ""
+
+
+def _says_address(words: str, address: str) -> bool:
+    """The link's text already shows its address (so it is not written twice)."""
+    if re.fullmatch(r"\+?[\d\s().-]+", address):  # a phone number: the same digits, 0 or +44
+        digits = re.sub(r"\D", "", address)
+        shown = re.sub(r"\D", "", words)
+        return bool(digits) and (digits in shown or re.sub(r"^44", "0", digits) in shown)
+    bare = re.sub(r"^[a-z]+://(?:www\.)?", "", address.lower()).rstrip("/")
+    return address.lower() in words.lower() or (bool(bare) and bare in words.lower())
+
+
+def _capped(lines: list[str]) -> list[str]:
+    """At most MAX_DROPPED_LINES lines, the rest counted in one more."""
+    if len(lines) <= MAX_DROPPED_LINES:
+        return lines
+    return lines[:MAX_DROPPED_LINES] + [f"… and {len(lines) - MAX_DROPPED_LINES:,} more like these"]
+
+
+def _link_words(words: str) -> str:
+    return quoted_snippet(words) if words else "(no text)"
+
+
+def _dropped_line(kind: str, count: int, places: Iterable[str] = (), where: str = "line") -> str:
+    """ "2 images dropped (lines 12, 30)": one line of the dropped list."""
+    one, several, advice = DROPPED_KINDS[kind]
+    places = list(dict.fromkeys(places))
+    shown = ", ".join(places[:SHOWN_PLACES]) + (", …" if len(places) > SHOWN_PLACES else "")
+    label = f"{where}{'s' if len(places) > 1 else ''} " if where else ""
+    at = f" ({label}{shown})" if places else ""
+    what = one if count == 1 else f"{count} {several}"
+    return f"{what[0].upper()}{what[1:]} dropped{at}{advice}"
 
 
 # Word
 
 
-def docx_to_markdown(data: bytes, filename: str = "document.docx") -> tuple[str, str]:
-    """(title, Markdown body) of a Word document: headings by paragraph style, lists, tables as rows."""
+def docx_to_markdown(data: bytes, filename: str = "document.docx") -> Conversion:
+    """A Word document's title, Markdown body and what did not carry over.
+
+    Headings by paragraph style: the Title (or, without one, the first heading) is the `# ` title
+    and Heading N has N+1 `#`s, since the corpus's sections are `## ` headings; lists by style; bold
+    and italic as `**` and `*`; links in words; tables as pipe tables.
+    """
     try:
         import docx
-        from docx.table import Table
     except ImportError as exc:  # pragma: no cover - an optional dependency
         raise EditorError("converting Word documents needs the package python-docx (pip install python-docx)") from exc
     unpacked = _unpacked_docx(data, filename)
     try:
         document = docx.Document(io.BytesIO(unpacked))
+        converter = _MarkdownFromWord(document)
+        body = "\n\n".join(converter.blocks()).strip()
+        dropped = _capped(converter.dropped) + _left_out_of_word(document)
+    except EditorError:
+        raise
     except Exception as exc:  # python-docx raises several unrelated types for a broken file
         raise EditorError(f"{quoted_name(filename)} could not be read as a Word document: {exc}: open it in Word and save it again as .docx") from exc
-    blocks: list[tuple[str, str]] = []  # (kind, Markdown): consecutive items of one kind make one list
-    title = ""
-    for item in document.iter_inner_content():
-        if isinstance(item, Table):
-            rows = []
-            for row in item.rows:
-                cells: list[str] = []
-                for cell in row.cells:
-                    text = escape_inline(" ".join(cell.text.split()))
-                    if text and (not cells or cells[-1] != text):  # merged cells repeat their text
-                        cells.append(text)
-                if cells:
-                    rows.append("- " + "; ".join(cells))
-            if rows:
-                blocks.append(("table", "\n".join(rows)))
-            continue
-        text = " ".join(item.text.split())
-        if not text:
-            continue
-        style = (item.style.name if item.style is not None else "") or ""
-        level = _heading_level(style)
-        if style == "Title" or level:
-            text = text.replace("#", "").strip() or text
-            level = level or 1
-            blocks.append(("heading", "#" * min(level, 6) + " " + escape_inline(text)))
-            title = title or text
-        elif style.startswith("List Number"):
-            blocks.append(("ol", "1. " + _escape_block_start(escape_inline(text))))
-        elif style.startswith("List"):
-            blocks.append(("ul", "- " + _escape_block_start(escape_inline(text))))
-        else:
-            blocks.append(("p", _escape_block_start(escape_inline(text))))
-    merged: list[tuple[str, str]] = []
-    for kind, text in blocks:
-        if merged and kind in ("ol", "ul") and merged[-1][0] == kind:
-            merged[-1] = (kind, merged[-1][1] + "\n" + text)
-        else:
-            merged.append((kind, text))
-    body = "\n\n".join(text for _kind, text in merged).strip()
     if not body:
         raise EditorError(f"{quoted_name(filename)} has no text to convert: check it is not only images")
-    return title, body + "\n"
+    title = converter.title or " ".join(str(document.core_properties.title or "").split())
+    return Conversion(title, body + "\n", tuple(dropped))
+
+
+class _MarkdownFromWord:
+    """The paragraphs and tables of a Word document, in order, as Markdown blocks."""
+
+    STRONG_STYLES = {"Strong", "Intense Emphasis"}
+    EMPHASIS_STYLES = {"Emphasis", "Subtle Emphasis", "Intense Emphasis"}
+
+    def __init__(self, document) -> None:
+        from docx.enum.style import WD_STYLE_TYPE
+
+        self.document = document
+        self.title = ""
+        self.dropped: list[str] = []
+        # style id -> name, read once: python-docx looks a paragraph's style up anew each time (2 ms each)
+        self._styles = {style.style_id: style.name for style in document.styles}
+        default = document.styles.default(WD_STYLE_TYPE.PARAGRAPH)
+        self._default_style = default.name if default is not None else ""
+        self._has_title_style = any(self._style_name(p) == "Title" and p.text.strip() for p in document.paragraphs)
+        self._titled = False
+
+    def blocks(self) -> list[str]:
+        """The Markdown blocks, a list's items in one block."""
+        merged: list[tuple[str, str]] = []  # consecutive items of one kind of list make one list
+        for kind, text in self._items(self.document.iter_inner_content()):
+            if merged and kind in ("ol", "ul") and merged[-1][0] == kind:
+                merged[-1] = (kind, merged[-1][1] + "\n" + text)
+            else:
+                merged.append((kind, text))
+        return [text for _kind, text in merged]
+
+    def _items(self, content) -> list[tuple[str, str]]:
+        from docx.table import Table
+
+        items: list[tuple[str, str]] = []
+        for item in content:
+            if isinstance(item, Table):
+                items.extend(self._table(item))
+            elif (block := self._paragraph(item)) is not None:
+                items.append(block)
+        return items
+
+    def _style_name(self, paragraph) -> str:
+        style_id = paragraph._p.style
+        return (self._styles.get(style_id, "") if style_id else self._default_style) or ""
+
+    def _paragraph(self, paragraph) -> tuple[str, str] | None:
+        style = self._style_name(paragraph)
+        level = _heading_level(style)
+        if style == "Title" or level:
+            text = self._inline(paragraph, heading=True)
+            if not text:
+                return None
+            if not self._titled and (style == "Title" or not self._has_title_style):
+                self._titled, self.title, depth = True, plain_title(text), 1
+            else:
+                depth = min((level or 1) + 1, 6)
+            return "heading", "#" * depth + " " + text
+        text = self._inline(paragraph)
+        if not text:
+            return None
+        if style.startswith("List Number"):
+            return "ol", "1. " + _escape_block_start(text)
+        if style.startswith("List"):
+            return "ul", "- " + _escape_block_start(text)
+        return "p", _escape_block_start(text)
+
+    def _inline(self, paragraph, *, heading: bool = False) -> str:
+        """A paragraph's text, escaped, with bold and italic (not in headings) and links in words."""
+        from docx.text.hyperlink import Hyperlink
+
+        pieces: list[tuple[str, bool, bool]] = []
+        for item in paragraph.iter_inner_content():
+            if isinstance(item, Hyperlink):
+                words = " ".join(item.text.split())
+                pieces.append((words + self._address(words, item.url, paragraph, heading), False, False))
+            else:
+                style = self._styles.get(item._r.style or "", "")
+                bold = bool(item.bold) or (item.bold is None and style in self.STRONG_STYLES)
+                italic = bool(item.italic) or (item.italic is None and style in self.EMPHASIS_STYLES)
+                pieces.append((item.text, bold and not heading, italic and not heading))
+        if heading:
+            text = " ".join("".join(text for text, _b, _i in pieces).split())
+            return escape_inline(text.replace("#", "").strip() or text)
+        return emphasised(pieces)
+
+    def _address(self, words: str, url: str, paragraph, heading: bool) -> str:
+        """What follows a link's words: " (address)", or nothing (the address reported if dropped)."""
+        address, problem = link_address(url)
+        where = f"in the paragraph {quoted_snippet(paragraph.text)}"
+        if problem:
+            self.dropped.append(f"{problem}: {_link_words(words)} ({where})")
+        elif address and heading:
+            self.dropped.append(f"The address of a link in a heading dropped: {_link_words(words)} went to {quoted_snippet(address, 80)} ({where})")
+        elif address and not _says_address(words, address):
+            return f" ({address})" if words else address
+        return ""
+
+    def _table(self, table) -> list[tuple[str, str]]:
+        """A pipe table, its first row the header; a merged cell's text once, in its first row and
+        column; a one-cell table (a box around text) as its paragraphs."""
+        rows = [list(row.cells) for row in table.rows]
+        cells = {id(cell._tc): cell for row in rows for cell in row}
+        if len(cells) == 1:
+            return self._items(next(iter(cells.values())).iter_inner_content())
+        grid: list[list[str]] = []
+        merged = False
+        for r, row in enumerate(rows):
+            line = []
+            for c, cell in enumerate(row):
+                left = row[c - 1] if c else None
+                above = rows[r - 1][c] if r and c < len(rows[r - 1]) else None
+                if any(other is not None and other._tc is cell._tc for other in (left, above)):
+                    merged = True
+                    line.append("")
+                else:
+                    line.append(self._cell(cell))
+            grid.append(line)
+        width = max((len(line) for line in grid), default=0)
+        grid = [line + [""] * (width - len(line)) for line in grid]
+        grid = grid[:1] + [line for line in grid[1:] if any(line)]
+        if not any(any(line) for line in grid):
+            return []
+        if merged:
+            self.dropped.append(
+                f"A table with merged cells (starting {quoted_snippet(next(c for c in grid[0] + grid[-1] if c))}): each merged cell's text is written once, in its first row and column"
+            )
+        lines = ["| " + " | ".join(grid[0]) + " |", "|" + "|".join([" --- "] * width) + "|"]
+        lines += ["| " + " | ".join(line) + " |" for line in grid[1:]]
+        return [("table", "\n".join(lines))]
+
+    def _cell(self, cell) -> str:
+        from docx.table import Table
+
+        parts = []
+        for item in cell.iter_inner_content():
+            if isinstance(item, Table):
+                texts = [" ".join(c.text.split()) for row in item.rows for c in dict.fromkeys(row.cells)]
+                parts.append(escape_inline("; ".join(t for t in texts if t)))
+                self.dropped.append(f"A table inside a table cell written as plain text in that cell: {quoted_snippet(parts[-1])}")
+            else:
+                parts.append(self._inline(item))
+        return " ".join(p for p in parts if p).replace("|", "\\|")
+
+
+def emphasised(pieces: Iterable[tuple[str, bool, bool]]) -> str:
+    """Pieces of text (text, bold, italic) as one escaped line of Markdown with `**` and `*`.
+
+    Emphasis that CommonMark would not read as emphasis (two differently emphasised pieces
+    touching, or a mark between punctuation and a letter) is left out rather than shown as stray
+    asterisks: unless every emphasised piece starts and ends with a letter or digit and stands apart
+    from the others, the line is parsed, and when it holds fewer emphasis spans than were written,
+    it is written without emphasis.
+    """
+    merged: list[list] = []
+    for text, bold, italic in pieces:
+        if not text:
+            continue
+        if merged and (merged[-1][1], merged[-1][2]) == (bold, italic):
+            merged[-1][0] += text
+        else:
+            merged.append([text, bold, italic])
+    out, spans, plain_edges = [], 0, True
+    for text, bold, italic in merged:
+        words = escape_inline(text)
+        core = words.strip()
+        mark = "*" * (2 * bold + italic)
+        if mark and core:
+            spans += bold + italic
+            plain_edges = plain_edges and core[0].isalnum() and core[-1].isalnum() and not (out and out[-1].endswith("*"))
+            words = words[: len(words) - len(words.lstrip())] + mark + core + mark + words[len(words.rstrip()) :]
+        out.append(words)
+    line = " ".join("".join(out).split())
+    if spans and not plain_edges:
+        inline = body_parser().parseInline(line)[0].children or []
+        if sum(t.type in ("strong_open", "em_open") for t in inline) != spans:
+            line = " ".join(escape_inline("".join(text for text, _b, _i in merged)).split())
+    return line
+
+
+def _left_out_of_word(document) -> list[str]:
+    """What python-docx's paragraphs and tables do not hold: drawings, embedded objects, text boxes,
+    content controls, tracked changes, headers and footers, footnotes, endnotes and comments."""
+    from lxml import etree
+
+    ns = {"w": "http://schemas.openxmlformats.org/wordprocessingml/2006/main", "mc": "http://schemas.openxmlformats.org/markup-compatibility/2006"}
+
+    def count(path: str, root) -> int:
+        return int(etree.XPath(f"count({path})", namespaces=ns)(root))
+
+    body = document.element.body
+    dropped: list[str] = []
+    for kind, path in (
+        ("drawing", ".//w:drawing[not(ancestor::mc:Fallback)] | .//w:pict[not(ancestor::mc:Fallback)]"),
+        ("embedded", ".//w:object[not(ancestor::mc:Fallback)]"),
+        ("text box", ".//w:txbxContent[not(ancestor::mc:Fallback)][normalize-space(.)]"),
+        ("content control", "./w:sdt[normalize-space(.)]"),
+    ):
+        if n := count(path, body):
+            dropped.append(_dropped_line(kind, n))
+    if changes := count(".//w:ins | .//w:del | .//w:moveFrom | .//w:moveTo", body):
+        dropped.append(
+            f"{changes:,} tracked change{'s' if changes > 1 else ''} not carried over (inserted text is missing, deleted text left out): "
+            "accept or reject all changes in Word, save, and upload again"
+        )
+    margins: list[str] = []
+    for section in document.sections:
+        for part in (section.header, section.first_page_header, section.even_page_header, section.footer, section.first_page_footer, section.even_page_footer):
+            if part.is_linked_to_previous:
+                continue
+            words = [p.text for p in part.paragraphs] + [cell.text for table in part.tables for row in table.rows for cell in row.cells]
+            text = " ".join(" ".join(words).split())
+            if text and text not in margins:
+                margins.append(text)
+    if margins:
+        dropped.append(
+            f"Text in the page headers or footers dropped ({'; '.join(quoted_snippet(t) for t in margins[:3])}): copy any contact details in it that matter into the text"
+        )
+    for rel in document.part.rels.values():
+        kind = rel.reltype.rsplit("/", 1)[-1]
+        if kind not in ("footnotes", "endnotes", "comments") or rel.is_external:
+            continue
+        root = etree.fromstring(rel.target_part.blob, etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False))
+        n = count({"footnotes": "//w:footnote[not(@w:type)]", "endnotes": "//w:endnote[not(@w:type)]", "comments": "//w:comment"}[kind], root)
+        if n:
+            dropped.append(_dropped_line(kind[:-1], n))
+    return dropped
 
 
 def _unpacked_docx(data: bytes, filename: str) -> bytes:
@@ -472,8 +821,9 @@ def _heading_level(style: str) -> int:
 # PDF
 
 
-def pdf_to_markdown(data: bytes, filename: str = "document.pdf") -> tuple[str, str]:
-    """(title, Markdown body) of a PDF's text: paragraphs only, since PDFs carry no headings."""
+def pdf_to_markdown(data: bytes, filename: str = "document.pdf") -> Conversion:
+    """A PDF's title, its text as paragraphs (PDFs carry no headings), and what did not carry
+    over: images, and link addresses (kept apart from the text in a PDF, so not placed in it)."""
     try:
         from pypdf import PdfReader
         from pypdf.errors import LimitReachedError
@@ -488,6 +838,8 @@ def pdf_to_markdown(data: bytes, filename: str = "document.pdf") -> tuple[str, s
             if len(reader.pages) > MAX_PDF_PAGES:
                 raise EditorError(f"{shown} has {len(reader.pages):,} pages; the limit is {MAX_PDF_PAGES:,}: split it into shorter documents")
             pages: list[str] = []
+            image_pages: list[str] = []
+            links: list[str] = []
             content = tokens = 0
             for number, page in enumerate(reader.pages, start=1):
                 stream = page.get_contents()
@@ -500,6 +852,9 @@ def pdf_to_markdown(data: bytes, filename: str = "document.pdf") -> tuple[str, s
                         "operations), far more than a text document needs (drawings, or a made-up file?): upload it as Word (.docx), or a PDF of the text only"
                     )
                 pages.append(page.extract_text() or "")
+                if _pdf_images(page):
+                    image_pages.append(str(number))
+                links += _pdf_links(page)
             meta_title = (reader.metadata.title if reader.metadata else None) or ""
     except EditorError:
         raise
@@ -516,7 +871,44 @@ def pdf_to_markdown(data: bytes, filename: str = "document.pdf") -> tuple[str, s
     if not paragraphs:
         raise EditorError(f"{shown} has no text layer (a scanned image?): the assistant can only use documents with real text")
     title = " ".join(str(meta_title).split())
-    return title, "\n\n".join(paragraphs) + "\n"
+    dropped = [_dropped_line("image", len(image_pages), image_pages, where="page")] if image_pages else []
+    addresses = [a for a in dict.fromkeys(link_address(u)[0] for u in links) if a]  # other schemes carry nothing worth keeping
+    if addresses:
+        dropped.append(_dropped_line("pdf link", len(addresses), addresses, where=""))
+    return Conversion(title, "\n\n".join(paragraphs) + "\n", tuple(dropped))
+
+
+MAX_PDF_LINKS = 200  # link annotations read per page
+
+
+def _pdf_images(page) -> int:
+    """The images a page draws directly (not those inside drawings), counted from its resources."""
+    from pypdf.generic import DictionaryObject
+
+    resources = _pdf_object(page.get("/Resources"))
+    xobjects = _pdf_object(resources.get("/XObject")) if isinstance(resources, DictionaryObject) else None
+    if not isinstance(xobjects, DictionaryObject):
+        return 0
+    kinds = [_pdf_object(x) for x in list(xobjects.values())[:MAX_PDF_LINKS]]
+    return sum(1 for x in kinds if isinstance(x, DictionaryObject) and x.get("/Subtype") == "/Image")
+
+
+def _pdf_links(page) -> list[str]:
+    """The addresses of a page's link annotations."""
+    from pypdf.generic import ArrayObject, DictionaryObject
+
+    annotations = _pdf_object(page.get("/Annots"))
+    found = []
+    for annotation in list(annotations)[:MAX_PDF_LINKS] if isinstance(annotations, ArrayObject) else []:
+        annotation = _pdf_object(annotation)
+        action = _pdf_object(annotation.get("/A")) if isinstance(annotation, DictionaryObject) else None
+        if isinstance(action, DictionaryObject) and action.get("/URI") is not None:
+            found.append(str(_pdf_object(action.get("/URI"))))
+    return found
+
+
+def _pdf_object(value):
+    return value.get_object() if value is not None else None
 
 
 def _pdf_limits() -> contextlib.AbstractContextManager:
@@ -561,9 +953,11 @@ def quoted_snippet(text: str, limit: int = 40) -> str:
 
 
 def escape_inline(text: str) -> str:
-    """Converted text kept as text in Markdown: no raw HTML, autolink, link or entity can form in it,
-    and control characters are dropped."""
-    text = CONTROL_CHARACTER.sub("", text).replace("\\", "\\\\").replace("<", "\\<").replace("[", "\\[")
+    """Converted text kept as text in Markdown: no raw HTML, autolink, link, entity or emphasis can
+    form in it (an underscore inside a word cannot, so stays as it is), and control characters are
+    dropped."""
+    text = CONTROL_CHARACTER.sub("", text).replace("\\", "\\\\").replace("<", "\\<").replace("[", "\\[").replace("*", "\\*")
+    text = re.sub(r"(?<![^\W_])_|_(?![^\W_])", r"\\_", text)
     return re.sub(r"&(?=#?[A-Za-z0-9]+;)", r"\\&", text)
 
 

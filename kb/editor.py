@@ -5,7 +5,8 @@ place: file names are safe lower-case kebab names that always land inside the co
 uploads are size-checked and converted (by `kb.convert`) to Markdown with a front-matter template
 for the editor to complete, and a document is written (atomically) only after it validates exactly
 as the indexer will validate it, and only when it holds no raw HTML and no link a browser could run
-(the corpus is plain Markdown, whoever renders it).
+(the corpus is plain Markdown, whoever renders it). Each save, upload, delete and restore is kept
+in the document's history (`kb.doc_history`) and recorded once in the editors' audit log (`kb.audit`).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from pathlib import Path
 from markdown_it import MarkdownIt
 from mdit_py_plugins.front_matter import front_matter_plugin
 
+from kb.audit import Action, AuditLog
 from kb.config import Settings
 from kb.convert import (
     ACCEPTED,
@@ -56,6 +58,7 @@ from kb.text import slugify
 log = logging.getLogger(__name__)
 
 UNCHECKED = object()  # write_document's `base` when the caller does not know, or mind, what it replaces
+AUDITED_WRITES = {"saved": Action.SAVED, "uploaded": Action.UPLOADED, "restored": Action.RESTORED}  # write_document's actions
 
 MAX_UPLOAD_BYTES = 2 * MB
 MAX_NAME_CHARS = 255  # no file system keeps a longer name
@@ -86,6 +89,7 @@ class Preview:
     notes: tuple[str, ...] = ()  # what the editor should check before saving
     exists: bool = False  # saving would replace a document already in the corpus
     base: str = ""  # what saving it would replace, for write_document(base=...): "" for nothing
+    dropped: tuple[str, ...] = ()  # what the conversion did not carry over (images, unsafe links...)
 
 
 @dataclass(frozen=True)
@@ -185,6 +189,7 @@ def prepare_upload(settings: Settings, filename: str, data: bytes) -> Preview:
     name = upload_name(filename)
     kind = detect_type(filename, data)
     notes: list[str] = []
+    dropped: tuple[str, ...] = ()
     if kind in ("md", "html") and any(data.startswith(bom) for bom, _codec in TEXT_BOMS):
         notes.append("The file was saved as UTF-16 or UTF-32; it will be saved as UTF-8.")
     if kind == "md":
@@ -197,13 +202,14 @@ def prepare_upload(settings: Settings, filename: str, data: bytes) -> Preview:
             notes.append("The file had no front matter; a template was added at the top.")
     else:
         if kind == "html":
-            title, body = html_to_markdown(upload_text(data, str(filename), kind))
+            conversion = html_to_markdown(upload_text(data, str(filename), kind))
         elif kind == "docx":
-            title, body = docx_to_markdown(data, filename)
+            conversion = docx_to_markdown(data, filename)
         else:
-            title, body = pdf_to_markdown(data, filename)
+            conversion = pdf_to_markdown(data, filename)
             notes.append("PDF text has no headings: add '## ' headings (ideally as questions) so each section can be found and cited.")
-        title = plain_title(title) or title_from_name(name)
+        body, dropped = conversion.markdown, conversion.dropped
+        title = plain_title(conversion.title) or title_from_name(name)
         if not body.lstrip().startswith("# "):
             body = f"# {escape_inline(title)}\n\n{body}"
         markdown = front_matter_template(name, title) + "\n" + body.strip() + "\n"
@@ -215,7 +221,7 @@ def prepare_upload(settings: Settings, filename: str, data: bytes) -> Preview:
     if problems:
         notes.append(f"Not allowed in the corpus, which holds plain Markdown: {'; '.join(problems)}. It will not save until you remove them (write \\< to show a '<' as text).")
     existing = current_text(settings, name)
-    return Preview(name=name, markdown=markdown, source_type=kind, notes=tuple(notes), exists=existing is not None, base=base_of(existing))
+    return Preview(name=name, markdown=markdown, source_type=kind, notes=tuple(notes), exists=existing is not None, base=base_of(existing), dropped=dropped)
 
 
 def save_upload(settings: Settings, filename: str, data: bytes) -> SavedDocument:
@@ -239,6 +245,31 @@ def front_matter_template(name: str, title: str) -> str:
         "audience: [volunteer, professional]\n"
         "---\n"
     )
+
+
+LAST_REVIEWED = re.compile(r"^last_reviewed[ \t]*:[ \t]*(?P<value>.*?)(?P<comment>[ \t]+#.*)?$")
+
+
+def with_last_reviewed(text: str, day: dt.date) -> str:
+    """The document with its front matter's `last_reviewed` set to `day` (a trailing comment kept;
+    the field added at the end of the front matter when it has none). A text without front matter,
+    or already reviewed on `day`, comes back as it is."""
+    lines = text.replace("\r\n", "\n").split("\n")
+    if not lines or lines[0].rstrip() != "---":
+        return text
+    end = next((i for i, line in enumerate(lines[1:], start=1) if line.rstrip() == "---"), None)
+    if end is None:
+        return text
+    iso = day.isoformat()
+    for i in range(1, end):
+        m = LAST_REVIEWED.match(lines[i])
+        if m:
+            if m.group("value").strip("\"' ") == iso:
+                return text
+            lines[i] = f"last_reviewed: {iso}{m.group('comment') or ''}"
+            return "\n".join(lines)
+    lines.insert(end, f"last_reviewed: {iso}")
+    return "\n".join(lines)
 
 
 # validate, write, delete, list
@@ -360,6 +391,8 @@ def write_document(
     `base` is `base_of(the text the editor started from)`; when the corpus no longer holds that
     text (someone else saved or deleted it meanwhile), nothing is written and EditConflictError
     carries both versions."""
+    if action not in AUDITED_WRITES:
+        raise ValueError(f"write_document: action is {action!r}; it must be one of {', '.join(AUDITED_WRITES)}")
     path = document_path(settings, name)
     if name not in PROTECTED_NAMES:
         _check_reserved(name, f"document name {name!r}")
@@ -385,6 +418,7 @@ def write_document(
         _replace_file(path, text, name)
         history.log(name, number, action, text, editor, reason, restored_from)
     log.info("editor wrote %s (%s)", name, "replaced" if current is not None else "new")
+    AuditLog(settings.data_dir).record(AUDITED_WRITES[action], editor, document=name, reason=reason)
     return SavedDocument(name=name, path=path, doc_id=doc.id, title=doc.title, replaced=current is not None)
 
 
@@ -432,6 +466,7 @@ def delete_document(settings: Settings, name: str, *, editor: str = "", reason: 
         path.unlink()
         history.record(name, "deleted", None, editor, reason)
     log.info("editor deleted %s", name)
+    AuditLog(settings.data_dir).record(Action.DELETED, editor, document=name, reason=reason)
     return path
 
 

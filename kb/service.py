@@ -1,7 +1,9 @@
 """The service layer: the one API that the command line and the Streamlit app both call.
 
 It owns the settings, the loaded model (once), the searcher that follows the served index
-generation, the answer composer, the flows and the editor's document operations.
+generation, the answer composer, the flows and the editor's document operations. Every editor
+action it runs (re-index, publish, rollback, corpus restore) is recorded once in the audit log
+(`kb.audit`), with the editor's name; `kb.editor` records the document actions.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from pathlib import Path
 
 from kb import editor as editor_ops
 from kb.answer import Answer
+from kb.audit import Action, AuditLog, Entry
 from kb.composer import AnswerComposer
 from kb.config import Settings
 from kb.contacts import Contact, load_contacts
@@ -48,6 +51,10 @@ class KnowledgeBase:
     @cached_property
     def indexer(self) -> Indexer:
         return Indexer(self.settings)
+
+    @cached_property
+    def audit(self) -> AuditLog:
+        return AuditLog(self.settings.data_dir)
 
     @cached_property
     def composer(self) -> AnswerComposer:
@@ -113,10 +120,16 @@ class KnowledgeBase:
     def has_index(self) -> bool:
         return self.generations.current_or_none() is not None
 
-    def index(self, corpus_dir: Path | None = None, progress: Callable[[str, int, int], None] | None = None, publish: bool = True) -> IndexReport:
+    def index(
+        self, corpus_dir: Path | None = None, progress: Callable[[str, int, int], None] | None = None, publish: bool = True, editor: str = "", reason: str = ""
+    ) -> IndexReport:
         """Re-index the corpus against the served generation; with `publish=False` the new
-        generation is staged (see `staged` and `publish`) and the served one keeps answering."""
+        generation is staged (see `staged` and `publish`) and the served one keeps answering.
+        Recorded in the audit log as `editor`'s (and as published too, when it serves a new generation)."""
         report = self.indexer.run(corpus_dir, progress, publish=publish)
+        self.audit.record(Action.REINDEXED, editor, generation=report.generation or "", previous=report.previous_generation or "", reason=reason)
+        if report.switched:
+            self.audit.record(Action.PUBLISHED, editor, generation=report.generation or "", previous=report.previous_generation or "")
         if report.changed_sections or report.removed_sections:
             report.affected_flow_nodes = self._flows_in(None).affected_by(set(report.changed_sections), set(report.removed_sections))
         self.__dict__.pop("contacts", None)
@@ -130,7 +143,7 @@ class KnowledgeBase:
         """Build the index when there is none yet; otherwise leave the served one alone."""
         if self.has_index():
             return None
-        return self.index(progress=progress)
+        return self.index(progress=progress, editor="The assistant itself", reason="there was no index yet")
 
     def staged(self) -> Generation | None:
         """The newest complete generation newer than the served one (built, not published), or None."""
@@ -150,17 +163,16 @@ class KnowledgeBase:
         files = {Path(staged[f].path).name for f in dropped if f in set(staged.ids())}
         return [p for p in problems if p.file in files] or [f"the flow {f!r} would no longer be offered" for f in dropped]
 
-    def publish(self, name: str | None = None, despite: str = "") -> tuple[str | None, str]:
+    def publish(self, name: str | None = None, despite: str = "", editor: str = "") -> tuple[str | None, str]:
         """Serve a staged generation: `name`, or the newest staged one. Returns (was serving, now serving).
 
         Refused when it would stop serving a flow that is served now, unless `despite` says why
-        (the reason is logged and kept in the release history)."""
+        (the reason is logged, and kept in the audit log with `editor`'s name)."""
         target = name or getattr(self.generations.staged(), "name", None)
-        if target is not None and not despite.strip():
-            dropped = self.flows_publishing_would_drop(target)
-            if dropped:
-                raise FlowGateError(target, dropped)
-        elif target is not None and despite.strip():
+        dropped = self.flows_publishing_would_drop(target) if target is not None else []
+        if dropped and not despite.strip():
+            raise FlowGateError(target, dropped)
+        if dropped:
             log.warning("publishing %s despite flow problems, because: %s", target, " ".join(despite.split())[:300])
         with self.generations.lock():
             served = self.generations.current_name()
@@ -177,9 +189,10 @@ class KnowledgeBase:
                     raise KBError(f"{name} is not newer than the served generation {served}; use 'kb index --rollback' to go back")
             self.indexer.publish(gen)
         self._forget_flows()
+        self.audit.record(Action.PUBLISHED_DESPITE if dropped else Action.PUBLISHED, editor, generation=gen.name, previous=served or "", reason=despite)
         return served, gen.name
 
-    def rollback(self) -> tuple[str, str]:
+    def rollback(self, editor: str = "") -> tuple[str, str]:
         """Serve the newest earlier generation whose files are whole. Returns (was serving, now serving)."""
         with self.generations.lock():
             current = self.generations.current()
@@ -193,13 +206,22 @@ class KnowledgeBase:
             point_alias(self.settings, whole[0])
             history.record(self.settings.data_dir, current, whole[0], event="rolled back")
         self._forget_flows()
+        self.audit.record(Action.ROLLED_BACK, editor, generation=whole[0].name, previous=current.name)
         return current.name, whole[0].name
 
     def restore_corpus_to(self, generation: str, editor: str = "", reason: str = "") -> editor_ops.CorpusRestore:
         """After a rollback: put the corpus documents back to `generation`'s text (from their
         histories), so the next re-index does not bring back what was rolled back."""
         files = self.generations.get(generation).manifest().get("files") or {}
-        return editor_ops.restore_corpus(self.settings, files, editor=editor, reason=reason or f"rolled back to {generation}")
+        reason = reason or f"rolled back to {generation}"
+        put_back = editor_ops.restore_corpus(self.settings, files, editor=editor, reason=reason)  # each document's change is recorded as it is made
+        if put_back.changed:
+            self.audit.record(Action.CORPUS_RESTORED, editor, generation=generation, reason=reason)
+        return put_back
+
+    def recent_actions(self, limit: int = 50) -> list[Entry]:
+        """The latest editor actions from the audit log, newest first."""
+        return self.audit.read(limit)
 
     def history(self) -> list[history.Release]:
         """What each published index changed, newest first (the "What's new" page)."""

@@ -124,9 +124,9 @@ def test_markdown_that_is_not_utf8_is_refused(settings):
 
 
 def test_html_becomes_markdown_headings_paragraphs_and_lists():
-    title, body = editor.html_to_markdown((FIXTURES / "procedure-page.html").read_text(encoding="utf-8"))
-    assert title == "Private fostering"
-    assert body == (FIXTURES / "procedure-page.expected.md").read_text(encoding="utf-8")
+    conversion = editor.html_to_markdown((FIXTURES / "procedure-page.html").read_text(encoding="utf-8"))
+    assert conversion.title == "Private fostering"
+    assert conversion.markdown == (FIXTURES / "procedure-page.expected.md").read_text(encoding="utf-8")
 
 
 def test_html_upload_gets_a_front_matter_template_that_fails_until_completed(settings):
@@ -156,12 +156,13 @@ def test_docx_headings_by_style_lists_and_tables():
     document.add_paragraph("1. Written as a number, not a list.")
     buffer = io.BytesIO()
     document.save(buffer)
-    title, body = editor.docx_to_markdown(buffer.getvalue())
-    assert title == "Home alone"
-    assert body == (
-        "# Home alone\n\n## Can a child be left alone?\n\nThere is no legal minimum age.\n\n"
-        "- Think about the child's age\n- Think about how long\n\n- NSPCC; 0808 800 5000\n\n1\\. Written as a number, not a list.\n"
+    conversion = editor.docx_to_markdown(buffer.getvalue())
+    assert conversion.title == "Home alone"
+    assert conversion.markdown == (  # the Title is the title, so Heading 2 is a level below the corpus's '## ' sections
+        "# Home alone\n\n### Can a child be left alone?\n\nThere is no legal minimum age.\n\n"
+        "- Think about the child's age\n- Think about how long\n\n| NSPCC | 0808 800 5000 |\n| --- | --- |\n\n1\\. Written as a number, not a list.\n"
     )
+    assert conversion.dropped == ()
 
 
 def test_pdf_text_becomes_paragraphs_under_a_title(settings):

@@ -11,6 +11,8 @@
   answers and walks a flow through it, and again under `unshare -n` (no network in the kernel
   either) when that is available.
 - The offline defaults are set by `import kb` alone, with none of them in the environment.
+- The editors' audit log (`data/audit/audit.jsonl`) keeps who did what to which document and why,
+  never a question, a flow answer, a password or a document's text.
 
 The subprocesses get an environment with no KB_, HF_, HAYSTACK_, TRANSFORMERS_ or STREAMLIT_
 variables, so the defaults proved are the product's own, not the test runner's.
@@ -350,6 +352,41 @@ def unshare_available() -> bool:
 # the tests
 
 
+AUDIT_FIELDS = {"at", "editor", "action", "document", "generation", "previous", "reason"}  # and nothing else
+
+
+def test_the_audit_log_keeps_who_did_what_never_a_password_or_a_documents_text(tmp_path):
+    """An editor's session through the library that the Editor page and the command line both call:
+    a wrong password and the right one, an upload, a save, a delete and a restore, all with a marker
+    in the text. The audit log names the editor, the documents and the reasons; the marker is in
+    no line of it, and no line has a field beyond the time, names, action and reason."""
+    from kb import editor
+    from kb.access import PasswordGate, StoredPassword
+    from kb.audit import AuditLog
+    from kb.config import Settings
+
+    marker = new_marker()
+    settings = Settings.from_env(environ={}, corpus_dir=tmp_path / "corpus", data_dir=tmp_path / "data")
+    settings.corpus_dir.mkdir()
+    gate = PasswordGate(StoredPassword.from_plain("the right password"), audit=AuditLog(settings.data_dir))
+    assert not gate.attempt(f"{marker} typed in the password box", editor="Sam Editor").granted
+    assert gate.attempt("the right password", editor="Sam Editor").granted
+    document = (ROOT / "tests" / "fixtures" / "editor" / "kite-safety.md").read_text(encoding="utf-8")
+    editor.save_upload(settings, "kite-safety.md", (document + f"\n{marker_question(marker)}\n").encode())
+    editor.write_document(settings, "kite-safety.md", document + f"\nA child called {marker} asked about kites.\n", editor="Sam Editor", reason="added an example")
+    editor.delete_document(settings, "kite-safety.md", editor="Sam Editor", reason="replaced by the new chapter")
+    editor.restore_document(settings, "kite-safety.md", 2, editor="Sam Editor")
+
+    audit = AuditLog(settings.data_dir)
+    written = audit.path.read_bytes()
+    assert marker_encodings_in(marker, written) == [], "the audit log holds a password or a document's text"
+    assert [(e.action.value, e.document) for e in reversed(audit.read())] == [
+        ("unlock failed", ""), ("unlocked", ""), ("uploaded", "kite-safety.md"), ("saved", "kite-safety.md"), ("deleted", "kite-safety.md"), ("restored", "kite-safety.md"),
+    ]  # fmt: skip
+    assert {key for line in written.decode().splitlines() for key in json.loads(line)} <= AUDIT_FIELDS
+    assert find_marker(marker, every_file(settings.data_dir / "audit")) == []
+
+
 def test_the_markers_encodings_are_found_where_they_are_written(tmp_path):
     """The scanner is only as good as its needles: each encoding of the marker, written to a
     file, is found; the files of an unrelated marker are not."""
@@ -525,5 +562,9 @@ def test_the_command_line_keeps_nothing_of_a_question_or_an_answer(tmp_path, ser
     assert box.outbound() == [], describe_outbound(box.outbound())
 
     assert marker_encodings_in(marker, asked.stderr.encode()) == [], "the verbose log of `kb ask` names the question"
+    audit = box.data / "audit" / "audit.jsonl"
+    assert audit.is_file(), "`kb ask` built the index, which the audit log records"
+    assert marker_encodings_in(marker, audit.read_bytes()) == [], "the audit log holds the question or the flow answer"
+    assert {key for line in audit.read_text(encoding="utf-8").splitlines() for key in json.loads(line)} <= AUDIT_FIELDS
     hits = find_marker(marker, every_file(box.base) + places_written_during(box.stamp))
     assert hits == [], "the marker was kept:\n" + "\n".join(hits)

@@ -32,6 +32,7 @@ from markdown_it import MarkdownIt
 from pdf_files import pdf_file
 
 from kb import editor
+from kb.audit import AuditLog
 from kb.config import PROJECT_ROOT, Settings
 from kb.errors import KBError
 
@@ -88,7 +89,7 @@ class Outcome:
 def upload_as_editor(settings: Settings, filename: str, data: bytes) -> editor.SavedDocument:
     """What the Editor page does with an upload: convert it, the editor fills in source_url, save."""
     preview = editor.prepare_upload(settings, filename, data)
-    return editor.write_document(settings, preview.name, preview.markdown.replace(editor.SOURCE_URL_PLACEHOLDER, "https://example.org/page"))
+    return editor.write_document(settings, preview.name, preview.markdown.replace(editor.SOURCE_URL_PLACEHOLDER, "https://example.org/page"), action="uploaded")
 
 
 def attack(settings: Settings, filename: str, data: bytes) -> Outcome:
@@ -138,8 +139,11 @@ def assert_saved_only(settings: Settings, outcome: Outcome) -> Path:
     assert kept <= {history, f"{history}/.lock", f"{history}/{path.name}", *(f"{history}/{path.name}/{f}" for f in ("log.jsonl", "v000001.md", "v000002.md"))}, (
         f"the history kept more than {path.name}'s versions: {sorted(kept)}"
     )
+    audit = AuditLog(settings.data_dir)
+    audited = {audit.path.relative_to(root).as_posix(), audit.path.parent.relative_to(root).as_posix()}
+    assert [(e.action.value, e.document) for e in audit.read(1)] == [("uploaded", path.name)], "the upload is in the audit log"
     parents = {p.as_posix() for p in Path(history).parents if p.as_posix() != "."}
-    assert outcome.changed - {corpus} - kept - parents == {corpus_entry(settings, path.name)}, f"changed more than {path.name}: {sorted(outcome.changed)}"
+    assert outcome.changed - {corpus} - kept - audited - parents == {corpus_entry(settings, path.name)}, f"changed more than {path.name}: {sorted(outcome.changed)}"
     return path
 
 
@@ -662,9 +666,10 @@ def test_broken_pdfs_are_explained_not_crashed_on(settings, data):
 
 def test_a_hostile_web_page_is_converted_to_inert_text(settings):
     data = (FIXTURES / "hostile-page.html").read_bytes()
-    title, body = editor.html_to_markdown(data.decode())
-    assert title == "Home alone"
-    assert body == (FIXTURES / "hostile-page.expected.md").read_text(encoding="utf-8")
+    conversion = editor.html_to_markdown(data.decode())
+    assert conversion.title == "Home alone"
+    assert conversion.markdown == (FIXTURES / "hostile-page.expected.md").read_text(encoding="utf-8")
+    assert "A link with the scheme javascript: kept as its text only: 'Read the NSPCC guidance' (line 17)" in conversion.dropped
     path = assert_saved_only(settings, attack(settings, "Home alone.html", data))
     stored = path.read_text()
     assert active_content(stored) == [], "the stored Markdown would run in a browser"

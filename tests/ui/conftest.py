@@ -22,7 +22,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))  # the pages import ui.common
 
 PAGES = ROOT / "ui" / "views"
-ENV_KEYS = ("KB_CORPUS_DIR", "KB_DATA_DIR", "KB_EDITOR_PASSWORD", "KB_EDITOR_PASSWORD_SHA256")
+ENV_KEYS = ("KB_CORPUS_DIR", "KB_DATA_DIR", "KB_EDITOR_PASSWORD", "KB_EDITOR_PASSWORD_SHA256", "KB_EDITOR_PASSWORD_HASH")
 
 
 def copy_small_corpus(dest: Path) -> Path:

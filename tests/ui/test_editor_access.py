@@ -40,7 +40,17 @@ ACTIONS = {  # every editor action -> the widget that does it
     "restore a kept version": f"editor_restore_{DOCUMENT}",
     "lock the Editor": "editor_lock",
 }
-CHOICES = {"editor_chosen", "editor_delete_confirm", "editor_draft_text", "editor_rollback_confirm", "editor_reason", "editor_delete_reason", f"editor_history_{DOCUMENT}", "editor_upload_1"}  # inputs the actions read
+CHOICES = {
+    "editor_chosen",
+    "editor_delete_confirm",
+    "editor_draft_text",
+    "editor_set_reviewed",
+    "editor_rollback_confirm",
+    "editor_reason",
+    "editor_delete_reason",
+    f"editor_history_{DOCUMENT}",
+    "editor_upload_1",
+}  # inputs the actions read
 
 
 def all_widgets(at: AppTest) -> list[Widget]:

@@ -3,6 +3,7 @@ st.navigation; the browser test covers the whole app)."""
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import pytest
@@ -54,6 +55,12 @@ def test_every_telephone_number_is_a_link_that_calls_it():
     assert "tel:" in quoted_passage_html("Ring 01823 355803 for advice.", "Ring")
 
 
+def test_a_phone_link_converted_from_an_upload_is_a_link_that_calls_it():
+    """Uploads write a tel: link as its text and number in brackets (kb.convert); the number calls."""
+    sentence = "Call Somerset Direct (03001232224) in office hours."
+    assert md_with_phones(sentence) == "Call Somerset Direct \\([03001232224](tel:03001232224)\\) in office hours\\."
+
+
 def test_dates_are_shown_in_words():
     assert date_in_words("2026-11-21") == "21 November 2026"
     assert date_in_words("2026-12-02T09:30:00+00:00") == "2 December 2026"
@@ -86,6 +93,17 @@ def test_editor_stays_locked_with_a_wrong_password(ui_env):
     assert "not right" in at.error[0].value
     assert not at.file_uploader
     assert "editor_unlocked" not in at.session_state
+
+
+def test_editor_with_a_malformed_password_hash_stays_locked_and_says_what_is_wrong(ui_env):
+    at = page("editor")
+    at.secrets["editor_password_hash"] = "hunter2"
+    at.run()
+    assert not at.exception
+    shown = plain(at.error[0].value)
+    assert shown.startswith("The Editor is locked because its password setting is wrong: the secret editor_password_hash is not a password hash: it does not start with 'scrypt:'")
+    assert "kb editor set-password" in shown and "hunter2" not in shown
+    assert not at.text_input and not at.expander, "no password box, and no editor actions"
 
 
 # asking
@@ -327,6 +345,33 @@ def open_document(at: AppTest, name: str) -> str:
     at.selectbox(key="editor_chosen").select(name).run()
     at.button(key="editor_edit").click().run()
     return at.text_area(key="editor_draft_text").value
+
+
+@pytest.mark.slow
+def test_editor_says_a_plain_text_password_is_for_development_and_shows_recent_actions(app_index):
+    from kb.access import hash_password
+
+    at = unlocked_editor("Sam Editor")  # the secret editor_password: plain text
+    assert "The Editor password is set in plain text (the secret `editor_password`), which is meant for development" in texts(at)
+    (recent,) = [e for e in at.expander if e.label.startswith("Recent editor actions")]
+    assert plain(recent.markdown[0].value).startswith(f"- {date_in_words(dt.datetime.now(dt.UTC).date().isoformat())} at "), "dates in words"
+    assert plain(recent.markdown[0].value).splitlines()[0].endswith("UTC: Sam Editor unlocked the Editor."), "newest first"
+
+    at = page("editor")
+    at.secrets["editor_password_hash"] = hash_password("a hashed password")
+    at.run()
+    assert "Recent editor actions" not in str([e.label for e in at.expander]), "not shown while locked"
+    at.text_input(key="editor_name_input").input("Kim Editor")
+    at.text_input(key="editor_password_input").input("a wrong one")
+    at.button(key="editor_unlock").click().run()
+    at.text_input(key="editor_name_input").input("Kim Editor")
+    at.text_input(key="editor_password_input").input("a hashed password")
+    at.button(key="editor_unlock").click().run()
+    assert not at.exception and at.file_uploader, "unlocked by the salted hash"
+    assert "plain text" not in texts(at) and "SHA-256" not in texts(at), "a salted hash needs no warning"
+    (recent,) = [e for e in at.expander if e.label.startswith("Recent editor actions")]
+    newest = [line.split(" UTC: ", 1)[1] for line in plain(recent.markdown[0].value).splitlines()[:3]]
+    assert newest == ["Kim Editor unlocked the Editor.", "A wrong Editor password was given, under the name Kim Editor.", "Sam Editor unlocked the Editor."]
 
 
 @pytest.mark.slow

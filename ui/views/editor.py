@@ -8,21 +8,26 @@ a one-line reason; a save based on a version that someone else has since replace
 both versions are shown; a draft stays while the editor visits other pages, and another document
 is not opened over unsaved changes.
 
-Locked behind a password (st.secrets["editor_password"], or KB_EDITOR_PASSWORD /
-KB_EDITOR_PASSWORD_SHA256 in the environment), checked by `kb.access.PasswordGate`: SHA-256 digests
-compared in constant time, never shown or logged, and repeated wrong passwords made to wait, counted
-for the whole server rather than per browser session. Every action is checked again in its
-callback, because Streamlit runs a widget's callback before the page decides whether it is locked.
+Locked behind a password (st.secrets["editor_password_hash"] or KB_EDITOR_PASSWORD_HASH, a salted
+scrypt hash made by `kb editor set-password`; or, said on the page to be weaker, the plain text in
+st.secrets["editor_password"] or KB_EDITOR_PASSWORD, or an old KB_EDITOR_PASSWORD_SHA256 digest),
+checked by `kb.access.PasswordGate`: compared in constant time, never shown or logged, and repeated
+wrong passwords made to wait, counted for the whole server rather than per browser session. Every
+action is checked again in its callback, because Streamlit runs a widget's callback before the page
+decides whether it is locked. Unlocking, and every change an editor makes, is recorded in the audit
+log (`kb.audit`, by the gate and the service layer); the unlocked page shows the latest entries.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 
 import streamlit as st
 
 from kb import editor
-from kb.access import PasswordGate, configured_digest, seconds
+from kb.access import PasswordGate, StoredPassword, configured_password, seconds
+from kb.audit import AuditLog
 from kb.errors import EditConflictError, FlowGateError, IndexBusyError, KBError
 from ui.common import date_in_words, footer, get_kb, knowledge_base, md_text, settings
 
@@ -36,10 +41,12 @@ GATED = "editor_gated"  # the staged version whose publish the flow check refuse
 DESPITE = "editor_despite"  # the editor's reason to publish it anyway
 REASON = "editor_reason"
 UPLOAD_SEEN = "editor_upload_seen"
+SET_REVIEWED = "editor_set_reviewed"  # on saving, set the front matter's last_reviewed to today
 UPLOAD_ROUND = "editor_upload_round"  # a new round gives a fresh, empty uploader after a save or discard
 MESSAGES = "editor_messages"  # section -> (kind, text), shown once after an action
 REPORT = "editor_report"  # the report of the last re-index on this page
 DISMISSED = "editor_dismissed"  # staged generations the editor chose not to publish
+RECENT_ACTIONS = 50  # entries of the audit log shown
 
 STAGES = {  # stage -> (what to show, start and end of the stage on the progress bar)
     "load": ("Reading the documents", 0.0, 0.1),
@@ -53,17 +60,16 @@ STAGES = {  # stage -> (what to show, start and end of the stage on the progress
 
 
 @st.cache_resource(show_spinner=False)
-def editor_gate(expected_digest: str) -> PasswordGate:
+def editor_gate(expected: StoredPassword, data_dir: str) -> PasswordGate:
     """One gate per configured password, shared by every session of this server, so that opening
     a new browser session does not start a fresh count of wrong passwords."""
-    return PasswordGate(expected_digest)
+    return PasswordGate(expected, audit=AuditLog(data_dir))
 
 
 def current_gate() -> PasswordGate | None:
-    """The gate for the password configured now, or None when none is set. Raises ConfigError for a malformed digest."""
-    secret = st.secrets.get("editor_password") if st.secrets.load_if_toml_exists() else None
-    expected = configured_digest(secret, settings().editor_password_hash)
-    return None if expected is None else editor_gate(expected)
+    """The gate for the password configured now, or None when none is set. Raises ConfigError for a malformed setting."""
+    expected = configured_password(st.secrets if st.secrets.load_if_toml_exists() else None, settings())
+    return None if expected is None else editor_gate(expected, str(settings().data_dir))
 
 
 def unlocked(gate: PasswordGate | None) -> bool:
@@ -94,9 +100,11 @@ def editor_action(callback):
 def show_lock(gate: PasswordGate | None) -> None:
     if gate is None:
         st.info(
-            "The Editor is locked because no editor password is set. To set one, do either of these, then restart the app:\n\n"
-            '- add `editor_password = "..."` to `.streamlit/secrets.toml` (in the project folder or in `ui/`), or\n'
-            "- set the environment variable `KB_EDITOR_PASSWORD` (or `KB_EDITOR_PASSWORD_SHA256` with the password's SHA-256 digest).",
+            "The Editor is locked because no editor password is set. To set one, run `kb editor set-password`, "
+            "then do either of these and restart the app:\n\n"
+            "- put the line it prints in the app's environment (`KB_EDITOR_PASSWORD_HASH=...`), or\n"
+            "- run it with `--secrets` and put that line in `.streamlit/secrets.toml` (in the project folder or in `ui/`).\n\n"
+            "For development only, `KB_EDITOR_PASSWORD` (or the secret `editor_password`) can hold the password itself.",
             icon=":material/lock:",
         )
         return
@@ -105,10 +113,11 @@ def show_lock(gate: PasswordGate | None) -> None:
         password = st.text_input("Editor password", type="password", key="editor_password_input")
         submitted = st.form_submit_button("Unlock the Editor", key="editor_unlock", icon=":material/lock_open:")
     if submitted:
-        attempt = gate.attempt(password or "")
+        given_name = " ".join((name or "").split()) or "an editor who gave no name"
+        attempt = gate.attempt(password or "", editor=given_name)
         if attempt.granted:
             st.session_state[UNLOCKED] = gate.unlock_token
-            st.session_state[EDITOR_NAME] = " ".join((name or "").split()) or "an editor who gave no name"
+            st.session_state[EDITOR_NAME] = given_name
             st.rerun()
         st.error(attempt.message, icon=":material/lock:")
     elif wait := gate.wait_seconds():
@@ -257,6 +266,7 @@ def take_upload(settings) -> None:
         say("draft", "error", f"{exc}")
         return
     draft = {"name": preview.name, "notes": list(preview.notes), "exists": preview.exists, "origin": f"uploaded {upload.name} ({preview.source_type.upper()})", "base": preview.base}
+    draft["dropped"] = list(preview.dropped)
     open_draft(draft, preview.markdown)
     st.session_state[DRAFT]["started"] = None  # an upload is unsaved work from the start
 
@@ -278,6 +288,8 @@ def save_draft(over: str | None = None) -> None:
     version the editor chose to save over after a conflict)."""
     draft = st.session_state[DRAFT]
     mine = st.session_state.get(DRAFT_KEPT, "")
+    if st.session_state.get(SET_REVIEWED, False):
+        mine = editor.with_last_reviewed(mine, dt.date.today())
     action = "uploaded" if draft["origin"].startswith("uploaded") else "saved"
     try:
         saved = editor.write_document(
@@ -315,7 +327,7 @@ def keep_draft_text() -> None:
 
 @editor_action
 def discard() -> None:
-    for key in (DRAFT, DRAFT_TEXT, DRAFT_KEPT, CONFLICT, REASON):
+    for key in (DRAFT, DRAFT_TEXT, DRAFT_KEPT, CONFLICT, REASON, SET_REVIEWED):
         st.session_state.pop(key, None)
     st.session_state[UPLOAD_ROUND] = st.session_state.get(UPLOAD_ROUND, 0) + 1
 
@@ -341,12 +353,18 @@ def show_draft_area(settings) -> None:
     st.markdown(f"**Editing {md_text(draft['name'])}** · {md_text(draft['origin'])}")
     for note in draft["notes"]:
         st.info(md_text(note), icon=":material/info:")
+    if draft.get("dropped"):
+        st.warning("**Not carried over from the upload**\n\n" + "\n".join(f"- {md_text(line)}" for line in draft["dropped"]), icon=":material/content_cut:")
     if draft["exists"] and draft["origin"].startswith("uploaded"):
         st.warning(f"A document called {md_text(draft['name'])} is already in the corpus: saving replaces it.")
     st.session_state[DRAFT_TEXT] = st.session_state.get(DRAFT_KEPT, "")  # back from another page: the draft is still here
     st.text_area("Markdown with front matter (review before saving)", key=DRAFT_TEXT, height=420, on_change=keep_draft_text)
     show_conflict()
     st.text_input("What changed and why, in one line (kept in the document's history)", key=REASON, max_chars=200)
+    today = dt.date.today()
+    text = st.session_state.get(DRAFT_KEPT, "")
+    if editor.with_last_reviewed(text, today) != text:
+        st.checkbox(f"Set 'last reviewed' to today ({date_in_words(today.isoformat())})", value=True, key=SET_REVIEWED)
     check_col, save_col, discard_col = st.columns(3)
     check_col.button("Check", key="editor_check", on_click=check_draft, icon=":material/fact_check:", width="stretch")
     save_col.button("Save to the corpus", key="editor_save", on_click=save_draft, type="primary", icon=":material/save:", width="stretch")
@@ -381,7 +399,7 @@ def run_index(kb) -> None:
         bar.progress(min(max(fraction, 0.0), 1.0), text=text)
 
     try:
-        report = kb.index(progress=progress, publish=False)
+        report = kb.index(progress=progress, publish=False, editor=editor_name())
     except IndexBusyError:
         say("publish", "warning", "Another re-index is running. Wait a minute, then try again.")
         return
@@ -463,7 +481,7 @@ def show_publish_choice(kb, name: str, key_suffix: str = "") -> None:
 def publish(kb, name: str) -> None:
     try:
         despite = st.session_state.get(DESPITE, "") or st.session_state.get(f"{DESPITE}_waiting", "")
-        old, new = kb.publish(name, despite=despite if st.session_state.get(GATED) == name else "")
+        old, new = kb.publish(name, despite=despite if st.session_state.get(GATED) == name else "", editor=editor_name())
     except FlowGateError as exc:
         st.session_state[GATED] = name
         say("publish", "error", f"Not published. {exc}.")
@@ -527,7 +545,7 @@ def flow_problems(kb, generation: str | None = None) -> list:
 @editor_action
 def roll_back(kb) -> None:
     try:
-        old, new = kb.rollback()
+        old, new = kb.rollback(editor=editor_name())
         put_back = kb.restore_corpus_to(new, editor=editor_name(), reason=f"rolled back from {old} to {new}")
     except KBError as exc:
         say("publish", "error", f"Could not roll back: {exc}")
@@ -584,6 +602,16 @@ def show_publish(kb) -> None:
         st.button("Roll back", key="editor_rollback", on_click=roll_back, args=(kb,), disabled=not confirm, icon=":material/undo:")
 
 
+def show_recent_actions(kb) -> None:
+    """The latest entries of the editors' audit log, newest first, in words."""
+    entries = kb.recent_actions(RECENT_ACTIONS)
+    with st.expander(f"Recent editor actions ({len(entries)}{' latest' if len(entries) == RECENT_ACTIONS else ''})", icon=":material/manage_history:"):
+        if not entries:
+            st.markdown("No editor actions are recorded yet.")
+            return
+        st.markdown("\n".join(f"- {date_in_words(e.at)} at {e.at[11:16]} UTC: {md_text(e.describe())}" for e in entries))
+
+
 def say(section: str, kind: str, text: str) -> None:
     st.session_state.setdefault(MESSAGES, {})[section] = (kind, text)
 
@@ -599,7 +627,7 @@ st.title("Editor")
 st.write("For the partnership's procedure editors: add or change documents, re-index, check what changed, publish, and roll back if needed.")
 try:
     gate = current_gate()
-except KBError as exc:  # a malformed KB_EDITOR_PASSWORD_SHA256
+except KBError as exc:  # a malformed KB_EDITOR_PASSWORD_HASH or KB_EDITOR_PASSWORD_SHA256
     st.session_state.pop(UNLOCKED, None)
     st.error(f"The Editor is locked because its password setting is wrong: {exc}.", icon=":material/lock:")
 else:
@@ -608,10 +636,13 @@ else:
         show_lock(gate)
     elif (kb := get_kb()) is not None:
         st.button("Lock the Editor", key="editor_lock", on_click=lock_again, icon=":material/lock:")
+        if gate.expected.warning:
+            st.caption(gate.expected.warning)
         take_upload(kb.settings)
         show_documents(kb.settings)
         show_draft_area(kb.settings)
         show_flows_not_served(kb)
         show_publish(kb)
+        show_recent_actions(kb)
 
 footer()
