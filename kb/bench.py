@@ -1,9 +1,11 @@
 """The benchmark behind `kb bench`: indexing, re-indexing, retrieval and answer latency, memory.
 
 It runs on copies of the corpus in temporary folders, so the served index is never touched:
-first the shipped corpus (index, no-op and one-change re-index, latencies), then corpora 10 or
-more times its size, each in a fresh process so its peak RSS is its own. Figures are printed as
-lines and returned as one JSON-able dict.
+first the shipped corpus (index, no-op and one-change re-index, latencies), then documents and
+uploads at the limits (the largest allowed, and attacks refused: the tests check what is done with
+them, this times it), then corpora 10 or more times its size, each in a fresh process so its peak
+RSS is its own. Figures are printed as lines and returned as one JSON-able dict. The load test
+(`kb bench --load`, many sessions asking while an editor publishes) is `kb.load_benchmark`.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from kb.config import PROJECT_ROOT, Settings
 from kb.errors import KBError
 from kb.evaluation import percentile
 from kb.index.chunker import chunk_document
-from kb.index.documents import load_corpus
+from kb.index.documents import load_corpus, load_document_bytes
 from kb.index.indexer import Indexer
 from kb.index.pipelines import build_document_embedder, drop_server_collections
 from kb.service import KnowledgeBase
@@ -40,7 +42,7 @@ def _ms(values: list[float]) -> dict:
     return {"median": round(statistics.median(values), 2), "p95": round(percentile(values, 95), 2)}
 
 
-def _questions(n: int) -> list[str]:
+def benchmark_questions(n: int) -> list[str]:
     items = yaml.safe_load(QUESTIONS.read_text(encoding="utf-8")) if QUESTIONS.exists() else []
     base = [i["question"] for i in items] or ["what should I do if a child tells me they are being hurt?"]
     return [base[i % len(base)] for i in range(n)]
@@ -74,7 +76,7 @@ def _copy_title(title: str, i: int) -> str:
     return f"{title[0]}{inner} (copy {i}){title[0]}" if quoted else f"{inner} (copy {i})"
 
 
-def _rss_now_mb() -> float:
+def rss_now_mb() -> float:
     """This process's resident memory now (not its peak), from /proc."""
     for line in Path("/proc/self/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -89,6 +91,7 @@ def run_benchmark(settings: Settings, scales: tuple[int, ...] = (10,), queries: 
         result = _run(settings, work, queries, log)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    result["limits"] = run_limits(settings, log)
     result["scales"] = [run_scale_in_subprocess(scale, queries, log) for scale in scales]
     return result
 
@@ -127,7 +130,7 @@ def _run(settings: Settings, work: Path, queries: int, log) -> dict:
     log(f"One changed document re-index: {changed.seconds:.3f} s ({changed.embedded} chunks embedded)")
 
     service = KnowledgeBase(bench_settings)
-    qs = _questions(max(queries, 200))
+    qs = benchmark_questions(max(queries, 200))
     service.ask("warm up")
     retrieval = _time(lambda q: service.searcher.search_scored(q, top_k=5), qs)
     log(f"Retrieval (embed + hybrid search), {len(qs)} queries: median {retrieval['median']} ms, p95 {retrieval['p95']} ms")
@@ -177,12 +180,12 @@ def run_scale(settings: Settings, scale: int, queries: int = 200, log: Callable[
         peak_index_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         store = f"Qdrant server {settings.qdrant_url}" if settings.qdrant_url else "Qdrant local mode"
         log(f"{scale}x corpus ({report.chunks} chunks, {store}): full index {report.seconds:.1f} s, {report.chunks / report.seconds:.0f} chunks/s (model load {load_s:.1f} s before it)")
-        qs = _questions(queries)
+        qs = benchmark_questions(queries)
         service.ask("warm up")
         answers = _time(service.ask, qs)
         retrieval = _time(lambda q: service.searcher.search_scored(q, top_k=5), qs)
         rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        serving_mb = _rss_now_mb()
+        serving_mb = rss_now_mb()
         log(f"{scale}x: full answer median {answers['median']} ms, p95 {answers['p95']} ms; retrieval median {retrieval['median']} ms, p95 {retrieval['p95']} ms")
         log(f"{scale}x: peak RSS {rss_mb:.0f} MB (while indexing {peak_index_mb:.0f} MB); RSS while serving {serving_mb:.0f} MB")
         return {
@@ -218,6 +221,85 @@ def run_scale_in_subprocess(scale: int, queries: int, log: Callable[[str], None]
     if proc.wait() != 0 or not last:
         raise KBError(f"the {scale}x benchmark run failed (exit code {proc.returncode}); run 'kb bench --only-scale {scale}' to see why")
     return json.loads(last)
+
+
+# documents and uploads at the limits
+
+LARGE_SECTION = "## What should I do about concern {i}?\n\nRecord what you saw and heard, in the words used. Tell the designated safeguarding lead the same day.\n\n"
+FRONT_MATTER = "---\nid: {id}\ntitle: {id}\nkind: guidance\nsource_url: https://example.org/{id}\n---\n\n"
+MALFORMED_HTML = {"unclosed tags": b"<a", "end tags": b"</", "declarations": b"<!", "deep nesting": b"<div>", "attributes": b"<a b='"}
+
+
+def _limit_cases() -> dict[str, tuple[str, bytes]]:
+    """name -> (upload file name, or '' for a corpus document, its bytes): the slowest inputs the
+    limits let through, and attacks the limits refuse (as in tests/test_upload_attacks.py)."""
+    from kb.editor import MAX_UPLOAD_BYTES
+
+    cases = {
+        "document of 3,000 sections, under the size limit: load and chunk": ("", (FRONT_MATTER.format(id="large") + "".join(LARGE_SECTION.format(i=i) for i in range(3000))).encode()),
+        "document with lists nested 600 levels: refused": ("", (FRONT_MATTER.format(id="nested") + "".join("  " * i + f"- level {i}\n" for i in range(600))).encode()),
+        "Markdown upload at the 2 MB upload limit: refused": ("kites.md", (FRONT_MATTER.format(id="kites") + "A child left alone must know how to reach a trusted adult.\n" * 40_000).encode()[:MAX_UPLOAD_BYTES]),
+        "Markdown upload of 500 KB of markup characters: refused": ("kites.md", (FRONT_MATTER.format(id="kites")).encode() + b"![" * 250_000),
+        "web page at the upload limit: converted": ("kites.html", _web_page_at_limit(MAX_UPLOAD_BYTES)),
+    }
+    for name, unit in MALFORMED_HTML.items():
+        cases[f"malformed web page at the upload limit ({name}): converted or refused"] = (f"{name.replace(' ', '-')}.html", b"<html><body><h1>Kites</h1><p>" + unit * ((MAX_UPLOAD_BYTES - 40) // len(unit)))
+    crowd = _word_file_with_parts(20_000)
+    if crowd:
+        cases["Word file with 20,000 parts: refused"] = ("crowd.docx", crowd)
+    return cases
+
+
+def _web_page_at_limit(limit: int) -> bytes:
+    page = b"<html><head><title>Kites</title><style>/* the site's style sheet */\n"
+    text = b"</style></head><body><h1>Kite safety</h1>" + b"<p>The session leader checks every kite line.</p>" * 100 + b"</body></html>"
+    return page + b" " * (limit - len(page) - len(text)) + text
+
+
+def _word_file_with_parts(parts: int) -> bytes | None:
+    try:
+        import docx
+    except ImportError:  # pragma: no cover - an optional dependency
+        return None
+    import io
+    import zipfile
+
+    document = docx.Document()
+    document.add_heading("Kite safety", 1)
+    document.add_paragraph("The session leader checks every kite line.")
+    buffer = io.BytesIO()
+    document.save(buffer)
+    with zipfile.ZipFile(buffer, "a") as archive:
+        for n in range(parts):
+            archive.writestr(f"p/{n}", b"")
+    return buffer.getvalue()
+
+
+def run_limits(settings: Settings, log: Callable[[str], None] = print) -> dict:
+    """How long the largest allowed documents and uploads, and attacks on the limits, take: each
+    case's seconds and what came of it (loaded, converted, or refused with the first words why)."""
+    from kb import editor
+
+    results: dict[str, dict] = {}
+    with tempfile.TemporaryDirectory(prefix="kb-bench-limits-") as work:
+        upload_settings = settings.replace(corpus_dir=Path(work) / "corpus", data_dir=Path(work) / "data")
+        Path(upload_settings.corpus_dir).mkdir()
+        for case, (filename, data) in _limit_cases().items():
+            started = time.perf_counter()
+            try:
+                if filename:
+                    editor.prepare_upload(upload_settings, filename, data)
+                else:
+                    chunk_document(load_document_bytes(data, "document.md"), settings.chunk_max_chars)
+                outcome = "done"
+            except KBError as exc:
+                outcome = "refused: " + str(exc)[:80]
+            seconds = time.perf_counter() - started
+            results[case] = {"s": round(seconds, 3), "outcome": outcome}
+            log(f"At the limits: {case}: {seconds:.2f} s" + ("" if outcome == "done" else f" ({outcome}...)"))
+    slowest = max(results, key=lambda case: results[case]["s"])
+    log(f"At the limits: slowest {results[slowest]['s']:.2f} s ({slowest})")
+    return results
 
 
 def _time(fn, questions: list[str]) -> dict:

@@ -400,16 +400,34 @@ def evaluate(ctx: click.Context, file: Path, as_json: bool, baselines: bool, ans
 @click.option("--scale", "scales", type=click.IntRange(min=1), multiple=True, help="Also index a corpus this many times the shipped one and time it (repeatable; default 10).")
 @click.option("--only-scale", type=click.IntRange(min=1), help="Run only the scale test at this size, in this process.")
 @click.option("--queries", default=200, show_default=True, help="Queries to time.")
+@click.option("--load", "load", is_flag=True, help="Run only the load test: sessions asking at once while an editor re-indexes, publishes and rolls back.")
+@click.option("--users", type=click.IntRange(min=1), help="With --load: sessions asking at once (default 8).")
+@click.option("--seconds", type=click.FloatRange(min=0, min_open=True), help="With --load: how long they ask, at least one edit cycle (default 60).")
+@click.option("--limits", is_flag=True, help="Run only the timings of documents and uploads at the limits (the largest allowed, and attacks refused).")
 @click.pass_context
-def bench(ctx: click.Context, scales: tuple[int, ...], only_scale: int | None, queries: int) -> None:
+def bench(ctx: click.Context, scales: tuple[int, ...], only_scale: int | None, queries: int, load: bool, users: int | None, seconds: float | None, limits: bool) -> None:
     """Benchmark indexing, re-indexing, retrieval and answers; prints figures and one JSON line.
 
-    With QDRANT_URL set, the scale tests store their vectors on that server."""
-    from kb.bench import run_benchmark, run_scale
+    With QDRANT_URL set, the scale tests store their vectors on that server. Every run works on
+    copies of the corpus in temporary folders; the served index is never touched."""
+    from kb.bench import run_benchmark, run_limits, run_scale
 
+    if load + limits + bool(only_scale) > 1:
+        raise click.UsageError("use at most one of --load, --limits and --only-scale")
+    if not load and (users is not None or seconds is not None):
+        raise click.UsageError("--users and --seconds go with --load")
     settings = Settings.from_env()
     echo = lambda line: click.echo(line)  # noqa: E731
-    if only_scale:
+    if load:
+        from kb.load_benchmark import run_load_benchmark
+
+        result = run_load_benchmark(settings, users=users or 8, seconds=seconds or 60.0, log=echo)
+        _emit(result)
+        if result["errors"]:
+            raise KBError(f"{result['errors']} errors under load (every answer must be complete and from one generation); the first: {result['error_examples'][0]}")
+    elif limits:
+        _emit(run_limits(settings, log=echo))
+    elif only_scale:
         _emit(run_scale(settings, only_scale, queries=queries, log=echo))
     else:
         _emit(run_benchmark(settings, scales=scales or (10,), queries=queries, log=echo))

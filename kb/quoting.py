@@ -30,6 +30,8 @@ NOT_FOUND_WITH_CUES_BELOW = 0.25  # ...with a danger cue or words naming its top
 PHRASING_ANSWERS = 0.55  # ...unless a section's question or phrasing is at least this close
 COVERAGE_ANSWERS = 0.6  # ...or the section holds most of the question's rarer words
 SECOND_PART_MARGIN = 0.08  # a second section answers a second question when it beats the first section there by this
+SCENARIO_WORDS = 25  # a question this long describes a situation, which often asks more than its best section answers...
+SCENARIO_SECOND_WITHIN = 0.1  # ...so the next section of the same document this close is quoted too, under its own question
 SEE_ALSO = 3
 SEE_ALSO_WITHIN = 0.45  # score distance from the best section for a "See also" link
 AMBIGUOUS_WITHIN = 0.02  # two sections of different documents this close: the asker chooses
@@ -62,7 +64,7 @@ class SectionQuoter:
             answer.flows = self._known(answer.flows + self._flows_from(ranked[:2]))
             return {"answer": self._refuse(answer, Status.NOT_FOUND, request)}
         shown = [ranked[0]]
-        second = self._second_part(ranking, ranked[0])
+        second = self._second_part(ranking, ranked[0]) or self._scenario_second(request, ranked)
         if second is not None:
             shown.append(second)
         for n, section in enumerate(shown, start=1):
@@ -94,6 +96,15 @@ class SectionQuoter:
             first_there = next((r.score for r in part if r.section_id == first.section_id), None)
             if best.phrasing >= PHRASING_ANSWERS and (first_there is None or best.score - first_there >= SECOND_PART_MARGIN):
                 return best
+        return None
+
+    def _scenario_second(self, request: Request, ranked: list[RankedSection]) -> RankedSection | None:
+        """A situation described at length: the next section of the first one's document, when it matches nearly as well."""
+        if not SCENARIO_WORDS or len(request.question.split()) < SCENARIO_WORDS or len(ranked) < 2:
+            return None
+        first, nxt = ranked[0], ranked[1]
+        if nxt.passage.doc_id == first.passage.doc_id and first.score - nxt.score <= SCENARIO_SECOND_WITHIN:
+            return nxt
         return None
 
     # quoting
@@ -133,7 +144,8 @@ class SectionQuoter:
                 lines.append(c.who if c.phone and c.phone in c.who else f"{c.who}: {c.phone}")
                 ids.append(cid)
         labels = tuple(self.language.cue(c).label for c in cues)
-        steps = tuple(dict.fromkeys(self.language.cue(c).says for c in cues if self.language.cue(c).says))
+        # each step once, though two dangers call for it ("do not confront the person named")
+        steps = tuple(dict.fromkeys(s for c in cues for s in split_sentence_texts(self.language.cue(c).says)))
         return Safety(cues=cues, labels=labels, intro=SAFETY_INTRO, lines=tuple(lines), contacts=tuple(ids), carried=not request.cues, steps=steps)
 
     def first_step(self, request: Request) -> str:
@@ -169,6 +181,10 @@ class SectionQuoter:
 
     def _known(self, flows: list[str]) -> list[str]:
         return [f for i, f in enumerate(flows) if f not in flows[:i] and (self.flow_ids is None or f in self.flow_ids)]
+
+
+def split_sentence_texts(text: str) -> list[str]:
+    return [text[a:b] for a, b in split_sentences(text)] if text else []
 
 
 def _link(ranked: RankedSection) -> SectionLink:

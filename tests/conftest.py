@@ -44,6 +44,35 @@ def settings(tmp_path: Path, small_corpus: Path) -> Settings:
     return Settings.from_env(environ={}, corpus_dir=small_corpus, data_dir=tmp_path / "data")
 
 
+class Call:
+    """One recorded call: its arguments and, once it returned, what it returned."""
+
+    def __init__(self, args: tuple, kwargs: dict):
+        self.args, self.kwargs, self.result = args, kwargs, None
+
+
+@pytest.fixture
+def spy(monkeypatch):
+    """`spy(owner, "name")` wraps `owner.name` (a function of a module or a method of a class) so
+    that every call is recorded and still runs; it returns the list of `Call`s. For tests that
+    assert how much work was done (nothing parsed, no part unpacked) instead of how long it took."""
+
+    def install(owner, name: str) -> list[Call]:
+        original = getattr(owner, name)
+        calls: list[Call] = []
+
+        def recorded(*args, **kwargs):
+            call = Call(args, kwargs)
+            calls.append(call)
+            call.result = original(*args, **kwargs)
+            return call.result
+
+        monkeypatch.setattr(owner, name, recorded)
+        return calls
+
+    return install
+
+
 @pytest.fixture(scope="session")
 def shipped_kb(tmp_path_factory):
     """The whole shipped corpus, indexed once for the session with the real model."""

@@ -10,6 +10,7 @@ import time
 
 import pytest
 
+from kb import access
 from kb.access import Outcome, PasswordForm, PasswordGate, StoredPassword, configured_password, hash_password, password_digest
 from kb.audit import Action, AuditLog
 from kb.config import Settings
@@ -119,12 +120,16 @@ def test_sessions_on_threads_share_one_count_and_cannot_race_past_it(gate):
     assert sorted(o.value for o in outcomes) == sorted(["wrong"] * 3 + ["refused"] * 17)
 
 
-def test_a_wrong_password_is_answered_at_once_not_slept_on():
-    gate = PasswordGate(StoredPassword.from_hash(HASHED))  # the real clock
-    started = time.monotonic()
+def test_a_wrong_password_is_answered_at_once_not_slept_on(gate, monkeypatch, spy):
+    def no_sleeping(seconds: float) -> None:
+        raise AssertionError(f"the gate slept {seconds} s: it must say how long to wait, never block the session's thread")
+
+    monkeypatch.setattr(time, "sleep", no_sleeping)
+    checked = spy(access, "_scrypt")  # about 50 ms each: the only costly step
     results = [gate.attempt(f"guess {i}") for i in range(10)]
-    assert time.monotonic() - started < 2, "the gate says how long to wait; it never blocks the session's thread (3 checks of about 50 ms each)"
-    assert results[3].outcome is Outcome.REFUSED and results[3].wait_seconds == 1
+    assert [r.outcome for r in results] == [Outcome.WRONG] * 3 + [Outcome.REFUSED] * 7
+    assert results[3].wait_seconds == 1
+    assert len(checked) == 3, "only the three checked guesses cost a hash; the refused ones cost nothing"
 
 
 # the salted hash

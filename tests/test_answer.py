@@ -114,3 +114,17 @@ def test_a_scoped_procedure_answers_only_questions_in_its_scope(shipped_kb):
     assert baby.citations[0].doc_id == "bruising-in-non-mobile-babies"
     older = shipped_kb.ask("a 9 year old has bruises on her arms")
     assert older.safety and all(c.doc_id != "bruising-in-non-mobile-babies" for c in older.citations)
+
+
+def test_a_situation_told_at_length_can_be_answered_by_two_sections_of_one_document_each_under_its_question(shipped_kb):
+    answer = shipped_kb.ask(
+        "I help out at a youth club. Tonight a 13 year old girl told me her stepdad comes into her room at night and "
+        "touches her down there. She begged me not to tell anyone and then went home with him picking her up. What do I do now?"
+    )
+    assert 1 <= len(answer.parts) <= 2
+    assert len({c.section_id for c in answer.citations}) == len(answer.citations), "each section cited once"
+    if len(answer.parts) == 2:
+        assert answer.citations[0].doc_id == answer.citations[1].doc_id, "a second section comes from the same document"
+        assert f"{answer.parts[1].answering}\n" in answer.answer, "under its own question"
+    for c in answer.citations:
+        assert all(q in c.passage for q in c.quotes)

@@ -110,3 +110,14 @@ def test_the_emergency_message_names_the_step_the_danger_calls_for(read, questio
     safety = SectionQuoter(shipped_language(), {}).safety(read(question))
     assert safety is not None and step in safety.message
     assert safety.message.startswith("If a child is in immediate danger"), "the general step comes first"
+
+
+def test_a_step_two_dangers_both_call_for_is_said_once(read):
+    from kb.quoting import SectionQuoter
+
+    question = "a girl at youth club told me her stepdad touches her down there and begged me not to tell"
+    request = read(question)
+    assert {"disclosure", "sexual_harm"} <= set(request.cues.cues)
+    message = SectionQuoter(shipped_language(), {}).safety(request).message
+    assert message.count("Do not confront or contact the person the child has named") == 1
+    assert "Never view, copy or forward a sexual image of a child." in message

@@ -14,7 +14,6 @@ import re
 import shutil
 import string
 import tempfile
-import time
 import tracemalloc
 from pathlib import Path
 
@@ -22,6 +21,7 @@ import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from markdown_it import MarkdownIt
 
 from kb.config import PROJECT_ROOT, Settings
 from kb.errors import DocumentError
@@ -39,6 +39,7 @@ from kb.index.documents import (
     load_corpus,
     load_document_bytes,
 )
+from kb.index.markdown import MAX_PARSER_NESTING
 
 NASTY = Path(__file__).parent.parent / "fixtures" / "documents" / "nasty"
 EXPECTED: dict[str, dict] = yaml.safe_load((NASTY / "expected.yaml").read_text(encoding="utf-8"))
@@ -377,12 +378,12 @@ def doc_bytes(doc_id: str, body: str) -> bytes:
     return (FM.format(id=doc_id) + body).encode()
 
 
-def test_a_several_megabyte_document_is_refused_before_it_is_parsed():
+def test_a_several_megabyte_document_is_refused_before_it_is_parsed(spy):
+    parsed = spy(MarkdownIt, "parse")
     raw = doc_bytes("huge", "\n" + "## A question?\n\nAn answer that goes on. \n\n" * 150_000)
     assert len(raw) > 5 * 1024 * 1024
-    started = time.perf_counter()
     err = load(raw, "huge.md")
-    assert time.perf_counter() - started < 1
+    assert parsed == [], "the parser ran on the text before it was refused"
     assert isinstance(err, DocumentError) and err.reason.startswith(f"file is too large ({len(raw) / 1024:,.0f} KB); a document can be at most {MAX_DOCUMENT_BYTES // 1024:,} KB: split it")
 
 
@@ -407,15 +408,15 @@ def test_a_document_with_too_many_lines_is_refused():
     assert isinstance(err, DocumentError) and f"a document can have at most {MAX_DOCUMENT_LINES:,}: split it" in err.reason
 
 
-def test_a_document_just_under_the_limits_loads_and_chunks_in_seconds():
+def test_a_document_just_under_the_limits_loads_and_chunks_every_section():
+    """How long it takes is a figure of `kb bench` (documents at the limits), not a test."""
     section = "## What should I do about concern {i}?\n\nRecord what you saw and heard, in the words used. Tell the designated safeguarding lead the same day.\n\n"
     body = "\n" + "".join(section.format(i=i) for i in range(3000))
     raw = doc_bytes("large", body)
     assert MAX_DOCUMENT_BYTES * 0.7 < len(raw) < MAX_DOCUMENT_BYTES
-    started = time.perf_counter()
     doc = load_document_bytes(raw, "large.md")
     chunks = assert_chunks_faithful(doc, raw, 1200)
-    assert len(chunks) == 3000 and time.perf_counter() - started < 30
+    assert len(chunks) == 3000
 
 
 def test_ten_thousand_headings_become_ten_thousand_unique_sections():
@@ -441,11 +442,15 @@ NESTED = {
 
 
 @pytest.mark.parametrize("name", sorted(NESTED))
-def test_lists_and_quotes_nested_too_deep_are_refused_quickly(name: str):
+def test_lists_and_quotes_nested_too_deep_are_refused_after_one_capped_parse(name: str, spy):
+    parsed = spy(MarkdownIt, "parse")
     raw = doc_bytes("nested", "\n" + NESTED[name] + "\n")
-    started = time.perf_counter()
     err = load(raw, "nested.md")
-    assert time.perf_counter() - started < 5
+    assert len(parsed) == 1, "parsed once"
+    tokens = parsed[0].result
+    assert len(tokens) <= 4 * MAX_PARSER_NESTING and max(t.level for t in tokens) <= MAX_PARSER_NESTING, (
+        f"{len(tokens)} tokens: the parser stops at its nesting cap, however deep the input goes"
+    )
     assert isinstance(err, DocumentError) and f"nested more than {MAX_NESTING} levels deep" in err.reason
     assert_readable_error(err, "nested.md", raw)
 
