@@ -25,6 +25,11 @@ def read():
         "our church wifi keeps dropping during the youth group, how do I fix the router?",
         "help me write my NPQ assignment on safeguarding leadership in Somerset schools",
         "what's the Ofsted grade of the best nursery in Taunton?",
+        "Draft a complaint letter to the council about the potholes outside our school",
+        "rewrite this email to a parent so it sounds friendlier",
+        "how much child benefit would I get for three children?",
+        "can you recommend a safeguarding training provider and what it costs?",
+        "I need legal advice on my divorce",
     ],
 )
 def test_requests_that_are_not_safeguarding_questions_are_refused_even_when_they_mention_it(read, question):
@@ -38,6 +43,9 @@ def test_requests_that_are_not_safeguarding_questions_are_refused_even_when_they
         "who shares information with children's social care after a referral?",
         "a child in my class has no coat in cold weather and is always hungry",
         "can you help me write down what the child told me?",
+        "Can I write a letter to complain about our social worker?",
+        "We're divorcing and my ex drinks heavily when he has the kids, what can I do?",
+        "Can you recommend who I should call if I'm worried about a child in Frome?",
     ],
 )
 def test_safeguarding_questions_with_tempting_words_are_not_refused(read, question):
