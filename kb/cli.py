@@ -118,6 +118,11 @@ def index(ctx: click.Context, corpus: Path | None, as_json: bool, stage: bool, p
     check = "run 'kb flows check'" if report.published else "check the flow before 'kb index --publish'"
     for hit in report.affected_flow_nodes:
         click.echo(f"Flow {hit['flow']} node {hit['node']} cites section {hit['section']}, which was {hit['change']}: {check}.", err=True)
+    review = service.staged_review() if not report.published else None
+    if review is not None and review.generation == report.generation:
+        click.echo("What publishing it changes, in words:")
+        for line in review.lines():
+            click.echo(f"  {line}")
 
 
 class _ProgressBar:

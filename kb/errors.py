@@ -77,3 +77,22 @@ class FlowGateError(KBError):
             f"publishing {generation} would stop offering a guided flow that users have now ({len(problems)} problem(s); first: {problems[0]}); "
             "fix the flow's citation and re-index, or record why it should be published anyway"
         )
+
+
+class StagedOutOfDateError(KBError):
+    """The staged index version was built before the corpus last changed, so publishing it would serve text that is no longer in the corpus."""
+
+    def __init__(self, generation: str, differences: list[str], files: list[str]):
+        self.generation, self.differences, self.files = generation, differences, files
+        super().__init__(
+            f"{generation} no longer matches the corpus ({'; '.join(differences)}), so it was not published: "
+            "re-index ('kb index --stage'), check the new report, then publish"
+        )
+
+
+class VersionGoneError(KBError):
+    """The index version asked to be published is no longer waiting: published already, or replaced by a newer staged one."""
+
+    def __init__(self, generation: str, message: str, served: str | None = None, staged: str | None = None):
+        self.generation, self.served, self.staged = generation, served, staged
+        super().__init__(message)

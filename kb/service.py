@@ -4,6 +4,11 @@ It owns the settings, the loaded model (once), the searcher that follows the ser
 generation, the answer composer, the flows and the editor's document operations. Every editor
 action it runs (re-index, publish, rollback, corpus restore) is recorded once in the audit log
 (`kb.audit`), with the editor's name; `kb.editor` records the document actions.
+
+The publish gate: a staged version is published only while it matches the corpus (no document
+saved, added or deleted since it was built, `kb.review.corpus_drift`), only while it is still the
+one waiting (not published by someone else already, nor replaced by a newer re-index), and not
+when it would stop offering a guided flow users have now, unless the editor says why.
 """
 
 from __future__ import annotations
@@ -20,15 +25,17 @@ from kb.audit import Action, AuditLog, Entry
 from kb.composer import AnswerComposer
 from kb.config import Settings
 from kb.contacts import Contact, load_contacts
-from kb.errors import FlowGateError, IndexDamagedError, IndexNotReadyError, KBError
+from kb.drafts import DraftStore
+from kb.errors import FlowGateError, IndexDamagedError, IndexNotReadyError, KBError, StagedOutOfDateError, VersionGoneError
 from kb.index import history
 from kb.index.chunk_db import read_chunks
 from kb.index.documents import LoadResult, load_corpus
 from kb.index.generations import Generation, GenerationStore
-from kb.index.indexer import Indexer, IndexReport
+from kb.index.indexer import FlowSnapshot, Indexer, IndexReport
 from kb.index.pipelines import point_alias
 from kb.index.searcher import Passage, Searcher
 from kb.language import SHIPPED_DIR, Language, language_dir, load_language
+from kb.review import CorpusDrift, StagedReview, VersionName, corpus_drift, review_staged, served_name, staged_name
 from kb.safety import Safety
 
 log = logging.getLogger(__name__)
@@ -82,8 +89,9 @@ class KnowledgeBase:
     @cached_property
     def _served_flows(self):
         sections = None
-        if self.generations.whole_current_or_none() is not None:
-            sections = {sid: p.text for sid, p in self.sections().items()}
+        served = self.generations.whole_current_or_none()
+        if served is not None:
+            sections = self.section_texts(served.name)  # from its chunk table: checking flows (and the publish gate) loads no model
         return self.flow_library.valid(sections, set(self.contacts))
 
     @property
@@ -126,7 +134,7 @@ class KnowledgeBase:
         """Re-index the corpus against the served generation; with `publish=False` the new
         generation is staged (see `staged` and `publish`) and the served one keeps answering.
         Recorded in the audit log as `editor`'s (and as published too, when it serves a new generation)."""
-        report = self.indexer.run(corpus_dir, progress, publish=publish)
+        report = self.indexer.run(corpus_dir, progress, publish=publish, editor=editor)
         self.audit.record(Action.REINDEXED, editor, generation=report.generation or "", previous=report.previous_generation or "", reason=reason)
         if report.switched:
             self.audit.record(Action.PUBLISHED, editor, generation=report.generation or "", previous=report.previous_generation or "")
@@ -149,6 +157,42 @@ class KnowledgeBase:
         """The newest complete generation newer than the served one (built, not published), or None."""
         return self.generations.staged()
 
+    def corpus_drift(self, generation: str | None = None) -> CorpusDrift:
+        """How the corpus folder differs from the files the served version (or the named one) was
+        built from: the documents saved, added or deleted since, and whether the flows changed.
+        With nothing served, every document counts as added."""
+        gen = self.generations.get(generation) if generation else self.generations.whole_current_or_none()
+        manifest = {"files": {}} if gen is None else gen.manifest()
+        return corpus_drift(manifest, self.settings.corpus_dir, FlowSnapshot.of(self.settings.corpus_dir).digest)
+
+    def staged_review(self) -> StagedReview | None:
+        """The report of the version waiting to be published, against the one serving now: what
+        publishing it changes, in words, and whether it still matches the corpus. None when no
+        version is waiting."""
+        staged = self.generations.staged()
+        if staged is None:
+            return None
+        served = self.generations.whole_current_or_none()
+        return review_staged(staged, served, self._flows_in(staged), self.corpus_drift(staged.name), self.audit)
+
+    def version_name(self, generation: str) -> VersionName:
+        """A version as editors know it: 'published 2 December 2026 at 15:40 by Sam' (served now or
+        before), or 'built ... by ...' (staged)."""
+        gen = self.generations.get(generation)
+        served = self.generations.whole_current_or_none()
+        if served is None or gen.number > served.number:
+            return staged_name(gen, self.audit)
+        return served_name(gen, self.audit)
+
+    def served_version(self) -> VersionName | None:
+        """The version answering questions, named for editors; None when none is (or it is damaged)."""
+        served = self.generations.whole_current_or_none()
+        return served_name(served, self.audit) if served is not None else None
+
+    def drafts(self, editor: str) -> DraftStore:
+        """`editor`'s unsaved drafts, kept on disk (see `kb.drafts`)."""
+        return DraftStore(self.settings.data_dir, editor)
+
     def flows_publishing_would_drop(self, name: str) -> list:
         """The problems of flows served now that would no longer be served if `name` were
         published (a quoted sentence gone, a cited section removed): the publish gate."""
@@ -166,9 +210,15 @@ class KnowledgeBase:
     def publish(self, name: str | None = None, despite: str = "", editor: str = "") -> tuple[str | None, str]:
         """Serve a staged generation: `name`, or the newest staged one. Returns (was serving, now serving).
 
-        Refused when it would stop serving a flow that is served now, unless `despite` says why
-        (the reason is logged, and kept in the audit log with `editor`'s name)."""
+        Refused (StagedOutOfDateError) when the corpus changed since it was built; refused
+        (VersionGoneError) when `name` is no longer waiting: published already, or replaced by a
+        newer re-index. Refused (FlowGateError) when it would stop serving a flow that is served
+        now, unless `despite` says why (the reason is logged, and kept in the audit log with
+        `editor`'s name)."""
         target = name or getattr(self.generations.staged(), "name", None)
+        if target is not None:
+            self._check_waiting(target)
+            self._check_matches_corpus(target)
         dropped = self.flows_publishing_would_drop(target) if target is not None else []
         if dropped and not despite.strip():
             raise FlowGateError(target, dropped)
@@ -182,15 +232,28 @@ class KnowledgeBase:
                     serving = f"serving {served}" if served else "no index is served yet"
                     raise KBError(f"no staged index generation to publish ({serving}); run 'kb index --stage' to build one")
             else:
-                gen = self.generations.get(name)
-                if not gen.is_complete():
-                    raise KBError(f"{name} is not a complete index generation (a later re-index may have replaced it); re-index to build a new one")
-                if served is not None and gen.number <= self.generations.get(served).number:
-                    raise KBError(f"{name} is not newer than the served generation {served}; use 'kb index --rollback' to go back")
+                gen = self._check_waiting(name)
+            self._check_matches_corpus(gen.name)  # again, now that no other publish can run
             self.indexer.publish(gen)
         self._forget_flows()
         self.audit.record(Action.PUBLISHED_DESPITE if dropped else Action.PUBLISHED, editor, generation=gen.name, previous=served or "", reason=despite)
         return served, gen.name
+
+    def _check_waiting(self, name: str) -> Generation:
+        """The staged generation `name`, or VersionGoneError saying what became of it."""
+        gen = self.generations.get(name)
+        served = self.generations.current_name()
+        staged = getattr(self.generations.staged(), "name", None)
+        if not gen.is_complete():
+            raise VersionGoneError(name, f"{name} is not a complete index generation (a later re-index may have replaced it); re-index to build a new one", served, staged)
+        if served is not None and gen.number <= self.generations.get(served).number:
+            raise VersionGoneError(name, f"{name} is not newer than the served generation {served}; use 'kb index --rollback' to go back", served, staged)
+        return gen
+
+    def _check_matches_corpus(self, name: str) -> None:
+        drift = self.corpus_drift(name)
+        if not drift.matches:
+            raise StagedOutOfDateError(name, drift.lines(), drift.files)
 
     def rollback(self, editor: str = "") -> tuple[str, str]:
         """Serve the newest earlier generation whose files are whole. Returns (was serving, now serving)."""

@@ -802,7 +802,17 @@ def test_the_ui_never_renders_text_as_raw_html_except_through_the_escaping_helpe
         assert "unsafe_allow_html" not in source, f"{path} renders raw HTML"
         assert "components.html" not in source and "components.v1" not in source, f"{path} embeds raw HTML"
         for call in re.finditer(r"st\.html\(([^\n]*)", source):
-            assert call.group(1).startswith(("quoted_passage_html(", "anchor_html(", "PAGE_STYLE)")), f"{path} passes {call.group(1)!r} to st.html"
+            assert call.group(1).startswith(("quoted_passage_html(", "anchor_html(", "PAGE_STYLE)", "text_html(")), f"{path} passes {call.group(1)!r} to st.html"
+
+
+def test_the_editors_difference_view_escapes_the_text_it_marks():
+    if str(PROJECT_ROOT) not in sys.path:
+        sys.path.insert(0, str(PROJECT_ROOT))
+    from ui.views.editor import text_html
+
+    shown = text_html([("<script>alert(1)</script> kept ", False), ("<img src=x onerror=alert(2)>", True)], "ins")
+    assert "<script" not in shown and "<img" not in shown
+    assert "&lt;script&gt;" in shown and "<ins style=" in shown
 
 
 @pytest.mark.parametrize("hostile", [*HOSTILE_MARKDOWN, (FIXTURES / "hostile-page.html").read_text(encoding="utf-8")])

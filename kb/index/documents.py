@@ -138,6 +138,25 @@ def load_corpus(corpus_dir: Path) -> LoadResult:
     return LoadResult(documents, errors, paths)
 
 
+def corpus_digests(corpus_dir: Path) -> dict[str, str]:
+    """Every corpus file's digest, exactly as `load_corpus` records them in `LoadResult.paths` (and
+    a generation's manifest keeps them as `files`), without parsing: cheap enough to ask on every
+    page run whether the corpus still matches an index generation. A missing folder has none."""
+    corpus_dir = Path(corpus_dir)
+    paths: dict[str, str] = {}
+    if not corpus_dir.is_dir():
+        return paths
+    for path in sorted(_candidate_files(corpus_dir)):
+        rel = path.relative_to(corpus_dir).as_posix()
+        if path.is_symlink():
+            continue
+        try:
+            paths[rel] = hashlib.sha256(_read_bounded(path, rel, paths)).hexdigest()
+        except DocumentError:
+            continue  # too large (recorded by _read_bounded) or unreadable (not recorded), as in load_corpus
+    return paths
+
+
 def _read_bounded(path: Path, rel: str, paths: dict[str, str]) -> bytes:
     """The file's bytes, or a `DocumentError` when it cannot be read or is too large to read."""
     try:

@@ -2,14 +2,16 @@
 
     data/
       CURRENT                 the name of the generation being served (replaced atomically)
-      generations/gen-000007/ manifest.json, chunks.sqlite, qdrant/ (local mode), COMPLETE
+      generations/gen-000007/ manifest.json, report.json, chunks.sqlite, qdrant/ (local mode), COMPLETE
       embeddings.sqlite       the embedding cache
       index.lock              held by the one re-index that may run at a time
 
 A re-index builds a new generation beside the served one and only then rewrites CURRENT, so a
 crash or kill at any moment leaves the previous generation serving. A re-index may also stop
 short of rewriting CURRENT: the complete generation is then *staged*, built but not served, until
-it is published (the publish gate). Incomplete generations are removed by the next re-index; the
+it is published (the publish gate). Each generation keeps the report of the re-index that built it
+(`report.json`: who built it, the documents skipped and why), so every session, after a reload
+too, can show it beside Publish. Incomplete generations are removed by the next re-index; the
 last few complete ones up to the served one are kept for rollback, and so is the newest staged one.
 """
 
@@ -34,6 +36,7 @@ log = logging.getLogger(__name__)
 GENERATION_PATTERN = re.compile(r"^gen-(\d{6})$")
 COMPLETE_MARKER = "COMPLETE"
 MANIFEST = "manifest.json"
+BUILD_REPORT = "report.json"
 
 
 @dataclass(frozen=True)
@@ -57,8 +60,21 @@ class Generation:
     def qdrant_path(self) -> Path:
         return self.path / "qdrant"
 
+    @property
+    def report_path(self) -> Path:
+        return self.path / BUILD_REPORT
+
     def is_complete(self) -> bool:
         return (self.path / COMPLETE_MARKER).exists()
+
+    def build_report(self) -> dict | None:
+        """The report of the re-index that built this generation (`IndexReport.as_dict()` plus
+        `editor`), or None for a generation built before reports were kept (or unreadable)."""
+        try:
+            report = json.loads(self.report_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        return report if isinstance(report, dict) else None
 
     def manifest(self) -> dict:
         try:
@@ -195,6 +211,14 @@ class GenerationStore:
         served = self._served_number()
         newer = [g for g in self.complete() if g.number > served]
         return newer[-1] if newer else None
+
+    def drop_staged(self) -> list[str]:
+        """Remove every generation newer than the served one (staged, or rolled back from): after a
+        re-index found the corpus the same as the served one, none of them matches the corpus."""
+        if self.current_name() is None or not GENERATION_PATTERN.match(self.current_name()):
+            return []  # nothing served, or CURRENT damaged: keep them all
+        served = self._served_number()
+        return self._remove([g for g in self.all() if g.number > served])
 
     def drop_unserved_before(self, gen: Generation) -> list[str]:
         """Before `gen` is published: remove the generations between the served one and `gen`.

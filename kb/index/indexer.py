@@ -7,7 +7,9 @@ switching to it. When nothing changed, no generation is written at all.
 
 With `publish=False` the new generation is written and completed but not switched to: it is
 staged, and the served one keeps answering until `Indexer.publish` serves the staged one. Every
-re-index compares the corpus with the served generation, never with a staged one.
+re-index compares the corpus with the served generation, never with a staged one; one that finds
+nothing changed removes the staged generations, which then no longer match the corpus. Each new
+generation keeps its own report (`report.json`, written before it is marked complete).
 """
 
 from __future__ import annotations
@@ -120,15 +122,16 @@ class Indexer:
         self._embedder.warm_up()
         return self._embedder
 
-    def run(self, corpus_dir: Path | None = None, progress: Progress | None = None, publish: bool = True) -> IndexReport:
+    def run(self, corpus_dir: Path | None = None, progress: Progress | None = None, publish: bool = True, editor: str = "") -> IndexReport:
         """Build a new generation when the corpus differs from the served one, then serve it;
-        with `publish=False`, leave it staged (complete, not served) for `publish` to serve later."""
+        with `publish=False`, leave it staged (complete, not served) for `publish` to serve later.
+        `editor` (who asked for the re-index) is kept in the new generation's report."""
         started = time.perf_counter()
         corpus_dir = Path(corpus_dir or self.settings.corpus_dir)
         progress = progress or (lambda stage, done, total: None)
         try:
             with self.generations.lock():
-                report = self._run_locked(corpus_dir, progress, publish)
+                report = self._run_locked(corpus_dir, progress, publish, editor)
         except (OSError, sqlite3.OperationalError) as exc:
             raise IndexWriteError(self._write_failure(exc)) from exc
         report.seconds = round(time.perf_counter() - started, 3)
@@ -167,7 +170,7 @@ class Indexer:
         drop_server_collections(self.settings, removed)
         return removed
 
-    def _run_locked(self, corpus_dir: Path, progress: Progress, publish: bool) -> IndexReport:
+    def _run_locked(self, corpus_dir: Path, progress: Progress, publish: bool, editor: str = "") -> IndexReport:
         progress("load", 0, 1)
         loaded = load_corpus(corpus_dir)
         previous, damage = self._comparable_served()
@@ -199,26 +202,29 @@ class Indexer:
         same_recipe = prev_manifest.get("model") == self.settings.embed_model and prev_manifest.get("chunk_max_chars") == self.settings.chunk_max_chars and prev_manifest.get("format", 1) == INDEX_FORMAT
         if previous and same_recipe and not (report.added or report.changed or report.removed or report.flows_changed):
             report.chunks = prev_manifest.get("chunk_count", 0)
+            dropped = self.generations.drop_staged()  # built from another corpus than this one, which is the served one's
+            drop_server_collections(self.settings, dropped)
             progress("done", 1, 1)
-            log.info("corpus unchanged; still serving %s", previous.name)
+            log.info("corpus unchanged; still serving %s%s", previous.name, f" (removed {', '.join(dropped)}, which no longer matched it)" if dropped else "")
             return report
 
         records = [c.record() for doc in documents for c in chunk_document(doc, self.settings.chunk_max_chars)]
         records += [r for doc_id in sorted(carried) for r in carried[doc_id]]
-        with EmbeddingCache(self.settings.data_dir / "embeddings.sqlite", self.settings.embed_model) as cache:
-            keys = self._embed(records, cache, progress, report)
-            generation = self._write_generation(documents, records, _CachedVectors(cache, keys), loaded.paths, prev_docs, progress, flows)
-
         new_sections = section_hashes(records)
         old_sections: dict[str, str] = prev_manifest.get("sections", {})
         report.changed_sections = sorted(s for s, h in new_sections.items() if s in old_sections and old_sections[s] != h)
         report.removed_sections = sorted(s for s in old_sections if s not in new_sections)
         report.chunks = len(records)
+        report.published = publish
+        with EmbeddingCache(self.settings.data_dir / "embeddings.sqlite", self.settings.embed_model) as cache:
+            keys = self._embed(records, cache, progress, report)
+            built = _BuildRecord(report, editor)
+            generation = self._write_generation(documents, records, _CachedVectors(cache, keys), loaded.paths, prev_docs, progress, flows, built)
+
         report.generation = generation.name
         if publish:
             self.publish(generation)
         else:
-            report.published = False
             self.prune()  # keeps the served one and this staged one
             log.info("index generation %s is staged; still serving %s", generation.name, report.previous_generation)
         progress("done", 1, 1)
@@ -269,10 +275,10 @@ class Indexer:
         report.embedded = total - report.embedded_phrasings
         return keys
 
-    def _write_generation(self, documents, records, vectors, paths, prev_docs, progress, flows: FlowSnapshot) -> Generation:
+    def _write_generation(self, documents, records, vectors, paths, prev_docs, progress, flows: FlowSnapshot, built: _BuildRecord) -> Generation:
         generation = self.generations.new_generation()
         try:
-            self._fill_generation(generation, documents, records, vectors, paths, prev_docs, progress, flows)
+            self._fill_generation(generation, documents, records, vectors, paths, prev_docs, progress, flows, built)
         except BaseException:
             shutil.rmtree(generation.path, ignore_errors=True)  # never leave half a generation behind
             with contextlib.suppress(Exception):
@@ -280,7 +286,7 @@ class Indexer:
             raise
         return generation
 
-    def _fill_generation(self, generation: Generation, documents, records, vectors, paths, prev_docs, progress, flows: FlowSnapshot) -> None:
+    def _fill_generation(self, generation: Generation, documents, records, vectors, paths, prev_docs, progress, flows: FlowSnapshot, built: _BuildRecord) -> None:
         progress("store", 0, 1)
         write_chunk_db(generation.chunks_db, records, vectors.phrasings(records))
         dim = vectors.dimension(records)
@@ -316,9 +322,22 @@ class Indexer:
             "flows": flows.digest,
         }
         generation.manifest_path.write_text(json.dumps(manifest, indent=1), encoding="utf-8")
+        generation.report_path.write_text(json.dumps(built.as_dict(generation.name, manifest["created"]), indent=1, ensure_ascii=False), encoding="utf-8")
         flows.copy_to(generation)
         self.generations.mark_complete(generation)
         progress("store", 1, 1)
+
+
+@dataclass(frozen=True)
+class _BuildRecord:
+    """What a generation keeps of the re-index that built it (its `report.json`): the report as
+    it stood when the generation was written, and who asked for it."""
+
+    report: IndexReport
+    editor: str
+
+    def as_dict(self, generation: str, created: str) -> dict:
+        return {**self.report.as_dict(), "generation": generation, "editor": self.editor, "created": created}
 
 
 @dataclass(frozen=True)

@@ -26,11 +26,13 @@ ENV_KEYS = ("KB_CORPUS_DIR", "KB_DATA_DIR", "KB_EDITOR_PASSWORD", "KB_EDITOR_PAS
 
 
 def copy_small_corpus(dest: Path) -> Path:
-    """The shipped documents and contacts (its language rules and flows are the shipped ones)."""
+    """The shipped documents, contacts and flows, copied so that an edit to the shipped ones during
+    a run does not change what the tests serve (its language rules are the shipped ones)."""
     dest.mkdir(parents=True, exist_ok=True)
     for path in sorted((ROOT / "corpus").iterdir()):
         if path.is_file() and path.suffix in (".md", ".yaml") and path.name != "README.md":
             shutil.copy(path, dest / path.name)
+    shutil.copytree(ROOT / "corpus" / "flows", dest / "flows", ignore=shutil.ignore_patterns("README.md"), dirs_exist_ok=True)
     return dest
 
 

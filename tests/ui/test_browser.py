@@ -339,14 +339,14 @@ def test_editor_upload_save_reindex_and_publish(app_url, browser, tmp_path):
         page.get_by_text("Saved kite-flying.md").wait_for()
         page.get_by_role("button", name="Re-index now").click()
         page.get_by_text("is ready but not published").wait_for()
-        assert page.get_by_text("Added: kite-flying").is_visible()
+        page.get_by_text("Kite flying at youth clubs: new document").wait_for()  # the report beside Publish
         assert KITES_ANSWER not in ask_in_new_page(browser, app_url, KITES_QUESTION), "a staged version answers nothing"
         screenshot(page, "editor-unlocked")
         page.set_viewport_size(PHONE)
         screenshot(page, "editor-unlocked")
         page.set_viewport_size(DESKTOP)
         page.get_by_role("button", name="Publish", exact=True).click()
-        page.get_by_text("Now serving gen-000002").wait_for()
+        page.get_by_text("Published: answers now come from this version").wait_for()
         assert KITES_ANSWER in ask_in_new_page(browser, app_url, KITES_QUESTION), "the published version answers"
     finally:
         page.close()

@@ -34,8 +34,9 @@ ACTIONS = {  # every editor action -> the widget that does it
     "re-index into a staged version": "editor_reindex",
     "publish the staged version": "editor_publish",
     "discard the staged version": "editor_discard_staged",
-    "publish a version staged elsewhere": "editor_publish_waiting",
-    "discard a version staged elsewhere": "editor_discard_staged_waiting",
+    "re-index when the staged version no longer matches the documents": "editor_reindex_stale",
+    "continue an unsaved draft kept from before": f"editor_draft_continue_{DOCUMENT}",
+    "discard an unsaved draft kept from before": f"editor_draft_discard_{DOCUMENT}",
     "roll back": "editor_rollback",
     "restore a kept version": f"editor_restore_{DOCUMENT}",
     "lock the Editor": "editor_lock",
@@ -147,7 +148,9 @@ def site(tmp_path_factory, point_app):
 
 @pytest.fixture(scope="module")
 def unlocked_widgets(site) -> dict[str, str]:
-    """The widgets an unlocked editor meets: after unlocking, choosing a document, opening it and re-indexing."""
+    """The widgets an unlocked editor meets: after unlocking (the staged version no longer matches
+    the documents), choosing a document, opening it, re-indexing, saving, and unlocking again with
+    an unsaved draft left behind."""
     at = try_password(editor_session(), PASSWORD)
     assert not at.exception, at.exception
     seen = widgets(at)
@@ -163,6 +166,15 @@ def unlocked_widgets(site) -> dict[str, str]:
     at.button(key="editor_save").click().run()  # a kept version: the history offers restore
     assert not at.exception, at.exception
     seen |= widgets(at)
+    at.button(key="editor_edit").click().run()
+    draft = at.text_area(key="editor_draft_text")
+    draft.input(draft.value + "\nAn unsaved sentence.\n").run()  # kept on disk
+    at.button(key="editor_lock").click().run()
+    try_password(at, PASSWORD)
+    assert not at.exception, at.exception
+    seen |= widgets(at)  # the unsaved draft offered back
+    at.button(key=f"editor_draft_discard_{DOCUMENT}").click().run()
+    assert not at.exception, at.exception
     return seen
 
 

@@ -4,6 +4,8 @@ st.navigation; the browser test covers the whole app)."""
 from __future__ import annotations
 
 import datetime as dt
+import json
+import re
 from pathlib import Path
 
 import pytest
@@ -304,27 +306,30 @@ def test_editor_upload_review_save_reindex_publish_and_roll_back(app_index):
     assert not at.exception
     assert at.get("progress")
     metrics = {m.label: m.value for m in at.metric}
-    assert metrics["Added"] == "1" and metrics["Problems"] == "0"
-    assert "kite-flying" in texts(at)
-    assert "The new version gen-000002 is ready but not published: gen-000001 keeps serving answers" in plain(at.success[0].value)
+    assert metrics["Added"] == "1" and metrics["Skipped"] == "0"
+    assert "Kite flying at youth clubs: new document" in [plain(e.label) for e in at.expander]
+    assert "The new version is ready but not published: answers come from the version " in plain(at.success[0].value)
     assert [b.label for b in at.button if b.key in ("editor_publish", "editor_discard_staged")] == ["Publish", "Discard"]
     assert not any("Kite flying" in t for t in cited_titles(KITES_QUESTION)), "a staged version answers nothing"
 
     at.button(key="editor_publish").click().run()
     assert not at.exception
-    assert "Now serving gen-000002" in plain(at.success[0].value)
+    assert plain(at.success[0].value).startswith("Published: answers now come from this version (published ")
     assert not at.metric, "the report is gone once published"
     assert any("Kite flying at youth clubs" in t for t in cited_titles(KITES_QUESTION)), "the published version answers"
 
     at.checkbox(key="editor_rollback_confirm").check().run()
     at.button(key="editor_rollback").click().run()
-    assert "Rolled back: now serving gen-000001" in plain(at.success[0].value)
+    assert plain(at.success[0].value).startswith("Rolled back: answers come again from the version ")
     assert "deleted, kept in their history: kite-flying.md" in plain(at.success[0].value), "the rollback puts the documents back too"
     assert not any("Kite flying" in t for t in cited_titles(KITES_QUESTION))
-    assert "A newer version, gen-000002" in texts(at), "the version rolled back from can be published again"
-    at.button(key="editor_discard_staged_waiting").click().run()
-    assert "gen-000002 was not published" in texts(at)
-    assert "editor_publish_waiting" not in [b.key for b in at.button], "a discarded version is not offered again"
+    assert "This version cannot be published." in texts(at), "the version rolled back from no longer matches the documents"
+    assert "deleted since: “Kite flying at youth clubs” (kite-flying.md)" in texts(at)
+    assert "editor_publish" not in [b.key for b in at.button]
+    at.button(key="editor_reindex_stale").click().run()
+    assert not at.exception
+    assert "Nothing changed since the version serving answers" in texts(at), "the documents are the served version's again"
+    assert "editor_publish" not in [b.key for b in at.button] and "editor_reindex_stale" not in [b.key for b in at.button]
 
     assert not (corpus / "kite-flying.md").exists(), "the rollback put the corpus back as it was: the document added since is gone"
     assert "editor_undelete_kite-flying.md" in [b.key for b in at.button], "and it can be restored from its history"
@@ -421,3 +426,120 @@ def test_a_draft_is_not_replaced_without_asking(app_index):
     at.button(key="editor_edit").click().run()
     assert "has changes that are not saved" in plain(at.warning[0].value)
     assert at.text_area(key="editor_draft_text").value.endswith("Unsaved work.\n"), "the unsaved draft was not replaced"
+
+
+# the publish gate and the report beside it
+
+LICE = "head-lice.md"
+LICE_TITLE = "Head lice and when they may signal neglect"
+LICE_SECTION = "When might head lice be a sign of neglect?"
+LICE_OLD = "A prolonged and persistent failure by parents or carers to treat head lice is likely to be distressing for the child"  # quoted by no flow
+LICE_NEW = "A long and persistent failure by parents or carers to treat head lice is likely to distress the child"
+
+
+def publish_offer(at: AppTest) -> list[str]:
+    """What the page offers for the version waiting to be published: Publish, or a re-index instead."""
+    return [b.key for b in at.button if b.key in ("editor_publish", "editor_reindex_stale")]
+
+
+def report_of(at: AppTest, title: str):
+    (expander,) = [e for e in at.expander if plain(e.label).startswith(f"{title}: changed")]
+    return expander
+
+
+def words_for_editors(at: AppTest) -> str:
+    """The page's words, but for the flow files' technical check and the audit log (which name
+    flow nodes, section ids and versions for whoever edits the YAML or supports the app)."""
+    technical = [e for e in at.expander if plain(e.label).startswith(("Flow check", "Recent editor actions"))]
+    inside = {id(m) for e in technical for m in e.markdown}
+    parts = [m.value for m in at.markdown if id(m) not in inside] + [c.value for c in at.caption if "For support" not in c.value]
+    parts += [a.value for kind in (at.error, at.warning, at.info, at.success) for a in kind]
+    return plain("\n".join(parts + [e.label for e in at.expander]))
+
+
+@pytest.mark.slow
+def test_publish_is_offered_with_its_report_in_every_session_and_refused_after_a_save_made_since(app_index):
+    corpus, _data = app_index
+    dee = unlocked_editor("Dee")
+    text = open_document(dee, LICE)
+    assert LICE_OLD in text
+    dee.text_area(key="editor_draft_text").input(text.replace(LICE_OLD, LICE_NEW))
+    dee.text_input(key="editor_reason").input("lice are a health matter")
+    dee.button(key="editor_save").click().run()
+    assert "The documents differ from the version answering questions" in texts(dee)
+    assert f"saved since: “{LICE_TITLE}” ({LICE})" in texts(dee), "the banner names what is not served yet"
+
+    dee.button(key="editor_reindex").click().run()
+    assert not dee.exception
+    assert publish_offer(dee) == ["editor_publish"]
+    lice = report_of(dee, LICE_TITLE)
+    assert f"**Changed: {LICE_SECTION}**" in [plain(m.value) for m in lice.markdown]
+    served_now, after = [h.proto.body for h in lice.get("html")][:2]  # side by side: two columns
+    assert LICE_OLD in re.sub(r"<[^>]+>", "", served_now) and ">prolonged</del>" in served_now, "the old text, the words taken out struck through"
+    assert LICE_NEW in re.sub(r"<[^>]+>", "", after) and ">long</ins>" in after, "the new text, the words put in marked"
+    waiting = next(plain(m.value) for m in dee.markdown if m.value.startswith("The version built "))
+    assert waiting.split(".")[0].endswith("by Dee"), waiting
+    steps = [plain(w.value) for w in dee.warning if "the step “" in plain(w.value)]
+    assert steps and len(steps) == len(set(steps)), "flow steps citing the changed section, each once"
+    assert all(f"“{LICE_SECTION}” in “{LICE_TITLE}”" in step for step in steps)
+    report_words = words_for_editors(dee)
+    assert not re.search(r"[a-z0-9-]+#[a-z0-9-]+", report_words), "no section ids"
+    assert "gen-0" not in report_words and "UTC" not in report_words, "versions by date (UK time) and editor; generation names only for support"
+
+    eve = unlocked_editor("Eve")  # another editor, or Dee after a reload: the same report beside Publish
+    assert publish_offer(eve) == ["editor_publish"]
+    assert f"**Changed: {LICE_SECTION}**" in [plain(m.value) for m in report_of(eve, LICE_TITLE).markdown]
+
+    held_publish = dee.button(key="editor_publish")  # Dee's page, not refreshed
+    neglect = open_document(eve, "neglect.md")
+    eve.text_area(key="editor_draft_text").input(neglect + "\nA paragraph saved after the re-index.\n")
+    eve.button(key="editor_save").click().run()
+    assert publish_offer(eve) == ["editor_reindex_stale"], "no Publish for a version older than the documents"
+    assert "This version cannot be published." in texts(eve) and "saved since: “Neglect” (neglect.md)" in texts(eve)
+
+    held_publish.click().run()
+    assert not dee.exception
+    assert "Not published: the documents changed after this version was built (saved since: “Neglect” (neglect.md))" in texts(dee)
+    assert publish_offer(dee) == ["editor_reindex_stale"]
+
+    eve.button(key="editor_reindex_stale").click().run()
+    assert not eve.exception
+    assert publish_offer(eve) == ["editor_publish"], "re-indexed from the documents as they are now"
+    dee.run()  # Dee's page, refreshed: the version Eve built, with its report
+    assert publish_offer(dee) == ["editor_publish"] and "by Eve" in texts(dee)
+    held_publish = dee.button(key="editor_publish")
+    eve.button(key="editor_publish").click().run()
+    assert plain(eve.success[0].value).startswith("Published: answers now come from this version (published ")
+    held_publish.click().run()
+    assert "Nothing to publish: this version was already published " in texts(dee) and " by Eve." in texts(dee), "the other editor sees why"
+    assert "The documents differ from the version answering questions" not in texts(eve)
+
+
+# drafts kept on disk
+
+@pytest.mark.slow
+def test_an_unsaved_draft_is_offered_after_unlocking_again(app_index):
+    _corpus, data = app_index
+    cara = unlocked_editor("Cara Reload")
+    text = open_document(cara, "home-alone.md")
+    cara.text_area(key="editor_draft_text").input(text + "\nCara's unsaved paragraph.\n").run()
+    kept = data / "drafts" / "cara-reload" / "home-alone.md.json"
+    assert json.loads(kept.read_text())["text"].endswith("Cara's unsaved paragraph.\n"), "kept on disk as she types"
+
+    again = unlocked_editor("Cara Reload")  # a reload: a new session, locked, then unlocked under the same name
+    assert not again.exception
+    assert "You have an unsaved draft of home-alone.md from " in texts(again)
+    assert [b.label for b in again.button if b.key and b.key.endswith("_home-alone.md") and b.key.startswith("editor_draft_")] == ["Continue editing", "Discard"]
+    assert "unsaved draft" not in texts(unlocked_editor("Dan")), "another editor is not offered Cara's draft"
+
+    again.button(key="editor_draft_continue_home-alone.md").click().run()
+    assert again.text_area(key="editor_draft_text").value.endswith("Cara's unsaved paragraph.\n")
+    assert "your unsaved draft from" in texts(again)
+    again.selectbox(key="editor_chosen").select("neglect.md").run()
+    again.button(key="editor_edit").click().run()
+    assert "home-alone.md has changes that are not saved" in texts(again), "switching documents asks first"
+    assert again.text_area(key="editor_draft_text").value.endswith("Cara's unsaved paragraph.\n")
+
+    again.button(key="editor_discard").click().run()
+    assert not kept.exists(), "a discarded draft is gone from the disk too"
+    assert "unsaved draft" not in texts(unlocked_editor("Cara Reload"))

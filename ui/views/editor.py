@@ -5,8 +5,15 @@ text, then publish it (or leave it unpublished), and roll back.
 Nothing an editor writes is lost: every save, upload, delete and restore keeps a version in the
 document's history (`kb.doc_history`), with the editor's name (asked when unlocking), the time and
 a one-line reason; a save based on a version that someone else has since replaced is refused and
-both versions are shown; a draft stays while the editor visits other pages, and another document
-is not opened over unsaved changes.
+both versions are shown; a draft is kept on disk as the editor types (`kb.drafts`, per editor), so
+it survives other pages, a reload and a restart, and is offered back after unlocking under the same
+name; another document is not opened, nor a file uploaded, over unsaved changes.
+
+Publish is offered only beside the report of the version waiting to be published (worked out from
+the versions themselves by `kb.review`, so every session shows the same one), and only while that
+version still matches the corpus; otherwise the page says what changed since and offers a
+re-index. Whenever the corpus differs from the version serving answers, the page says so first.
+Versions are named by date and editor; their generation names appear only in a caption for support.
 
 Locked behind a password (st.secrets["editor_password_hash"] or KB_EDITOR_PASSWORD_HASH, a salted
 scrypt hash made by `kb editor set-password`; or, said on the page to be weaker, the plain text in
@@ -22,13 +29,15 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import html
 
 import streamlit as st
 
 from kb import editor
 from kb.access import PasswordGate, StoredPassword, configured_password, seconds
 from kb.audit import AuditLog
-from kb.errors import EditConflictError, FlowGateError, IndexBusyError, KBError
+from kb.errors import EditConflictError, FlowGateError, IndexBusyError, KBError, StagedOutOfDateError, VersionGoneError
+from kb.review import Change, ChangedDocument, StagedReview, time_in_words, word_difference
 from ui.common import date_in_words, footer, get_kb, knowledge_base, md_text, settings
 
 UNLOCKED = "editor_unlocked"
@@ -44,7 +53,7 @@ UPLOAD_SEEN = "editor_upload_seen"
 SET_REVIEWED = "editor_set_reviewed"  # on saving, set the front matter's last_reviewed to today
 UPLOAD_ROUND = "editor_upload_round"  # a new round gives a fresh, empty uploader after a save or discard
 MESSAGES = "editor_messages"  # section -> (kind, text), shown once after an action
-REPORT = "editor_report"  # the report of the last re-index on this page
+REPORT = "editor_report"  # the last re-index on this page, when it built no new version (its skipped documents)
 DISMISSED = "editor_dismissed"  # staged generations the editor chose not to publish
 RECENT_ACTIONS = 50  # entries of the audit log shown
 
@@ -148,11 +157,53 @@ def open_draft(draft: dict, text: str) -> None:
     st.session_state.pop(CONFLICT, None)
 
 
-@editor_action
-def load_for_editing(name: str) -> None:
+def drafts():
+    """This editor's drafts kept on disk (by the name given at unlock)."""
+    return knowledge_base().drafts(editor_name())
+
+
+def kept_draft(name: str):
+    """The draft of `name` kept on disk from an earlier visit, unless it is the one open here."""
+    if st.session_state.get(DRAFT, {}).get("name") == name:
+        return None
+    try:
+        return drafts().get(name)
+    except KBError:
+        return None
+
+
+def keep_on_disk() -> None:
+    """Keep the open draft on disk, or remove it there when it is the text it started from."""
+    draft = st.session_state.get(DRAFT)
+    if draft is None:
+        return
+    text = st.session_state.get(DRAFT_KEPT, "")
+    try:
+        if draft.get("started") is not None and text == draft["started"]:
+            drafts().drop(draft["name"])
+        else:
+            drafts().keep(draft["name"], text, draft.get("base", ""))
+    except KBError as exc:
+        say("draft", "warning", f"Your draft is on this page only, not kept for a reload: {exc}.")
+
+
+def unsaved_work_in_the_way(name: str, doing: str, section: str = "documents") -> bool:
+    """Say so, and return True, when unsaved work would be replaced by `doing` with `name`: the
+    draft open here, or a draft of `name` kept from an earlier visit."""
     if draft_changed():
         open_name = st.session_state[DRAFT]["name"]
-        say("documents", "warning", f"{open_name} has changes that are not saved: save or discard them below before opening {name}.")
+        say(section, "warning", f"{open_name} has changes that are not saved: save or discard them below before {doing}.")
+        return True
+    kept = kept_draft(name)
+    if kept is not None:
+        say(section, "warning", f"You have an unsaved draft of {name} from {time_in_words(kept.saved_at)}: continue editing it or discard it (at the top of the page) before {doing}.")
+        return True
+    return False
+
+
+@editor_action
+def load_for_editing(name: str) -> None:
+    if unsaved_work_in_the_way(name, f"opening {name}"):
         return
     settings = knowledge_base().settings
     try:
@@ -218,7 +269,7 @@ def show_history(settings, name: str) -> None:
         for v in versions:
             restored = f", from version {v.restored_from}" if v.restored_from else ""
             reason = f": {md_text(v.reason)}" if v.reason else ""
-            st.markdown(f"**Version {v.number}** · {md_text(v.action)}{restored} by {md_text(v.editor)} on {date_in_words(v.at)} at {v.at[11:16]} UTC{reason}")
+            st.markdown(f"**Version {v.number}** · {md_text(v.action)}{restored} by {md_text(v.editor)} on {md_text(time_in_words(v.at))}{reason}")
         numbers = [v.number for v in versions if v.has_text]
         if not numbers:
             return
@@ -265,10 +316,14 @@ def take_upload(settings) -> None:
     except KBError as exc:
         say("draft", "error", f"{exc}")
         return
+    if unsaved_work_in_the_way(preview.name, f"uploading {upload.name}", section="draft"):
+        st.session_state[UPLOAD_ROUND] = st.session_state.get(UPLOAD_ROUND, 0) + 1  # an empty uploader again
+        return
     draft = {"name": preview.name, "notes": list(preview.notes), "exists": preview.exists, "origin": f"uploaded {upload.name} ({preview.source_type.upper()})", "base": preview.base}
     draft["dropped"] = list(preview.dropped)
     open_draft(draft, preview.markdown)
     st.session_state[DRAFT]["started"] = None  # an upload is unsaved work from the start
+    keep_on_disk()
 
 
 @editor_action
@@ -319,17 +374,69 @@ def take_theirs() -> None:
         say("documents", "info", f"{conflict['name']} was deleted; your draft was discarded.")
         return
     open_draft({**draft, "base": editor.base_of(conflict["theirs"]), "origin": f"{conflict['name']} in the corpus"}, conflict["theirs"])
+    keep_on_disk()  # theirs, unchanged: the draft kept on disk goes
 
 
+@editor_action
 def keep_draft_text() -> None:
     st.session_state[DRAFT_KEPT] = st.session_state.get(DRAFT_TEXT, "")
+    keep_on_disk()
 
 
 @editor_action
 def discard() -> None:
+    draft = st.session_state.get(DRAFT)
+    if draft is not None:
+        try:
+            drafts().drop(draft["name"])
+        except KBError:
+            pass  # a name no draft could have been kept under
     for key in (DRAFT, DRAFT_TEXT, DRAFT_KEPT, CONFLICT, REASON, SET_REVIEWED):
         st.session_state.pop(key, None)
     st.session_state[UPLOAD_ROUND] = st.session_state.get(UPLOAD_ROUND, 0) + 1
+
+
+def show_kept_drafts() -> None:
+    """The drafts this editor left unsaved (a reload, a lost connection, a lock): continue or discard each."""
+    try:
+        kept = [d for d in drafts().all() if d.document != st.session_state.get(DRAFT, {}).get("name")]
+    except KBError:
+        return
+    for d in kept:
+        with st.container(border=True):
+            st.markdown(f"**You have an unsaved draft of {md_text(d.document)} from {md_text(time_in_words(d.saved_at))}.**")
+            continue_col, discard_col = st.columns(2)
+            continue_col.button("Continue editing", key=f"editor_draft_continue_{d.document}", on_click=continue_draft, args=(d.document,), icon=":material/edit_note:", width="stretch")
+            discard_col.button("Discard", key=f"editor_draft_discard_{d.document}", on_click=discard_kept_draft, args=(d.document,), icon=":material/delete_sweep:", width="stretch")
+
+
+@editor_action
+def continue_draft(name: str) -> None:
+    if draft_changed():
+        open_name = st.session_state[DRAFT]["name"]
+        say("documents", "warning", f"{open_name} has changes that are not saved: save or discard them below before continuing your draft of {name}.")
+        return
+    kept = kept_draft(name)
+    if kept is None:
+        say("documents", "info", f"Your draft of {name} is no longer kept (saved or discarded in another window).")
+        return
+    now = editor.current_text(knowledge_base().settings, name)
+    notes = []
+    if kept.base != editor.base_of(now):
+        what = "deleted" if now is None else "changed by someone else"
+        notes.append(f"{name} was {what} after you started this draft: saving it will show both versions to compare first.")
+    open_draft({"name": name, "notes": notes, "exists": now is not None, "origin": f"your unsaved draft from {time_in_words(kept.saved_at)}", "base": kept.base}, kept.text)
+    st.session_state[DRAFT]["started"] = None  # unsaved work: kept until it is saved or discarded
+
+
+@editor_action
+def discard_kept_draft(name: str) -> None:
+    try:
+        drafts().drop(name)
+    except KBError as exc:
+        say("documents", "error", str(exc))
+        return
+    say("documents", "info", f"Discarded your unsaved draft of {name}.")
 
 
 def upload_key() -> str:
@@ -388,6 +495,11 @@ def show_conflict() -> None:
 
 # publish
 
+CHANGED_WORDS_STYLE = {  # words taken out and put in, in a changed section's old and new text (WCAG AA on both)
+    "del": "background:#fde2e1;color:#7a1010;text-decoration:line-through",
+    "ins": "background:#dcf3dc;color:#0b4d1a;text-decoration:underline",
+}
+
 
 def run_index(kb) -> None:
     bar = st.progress(0.0, text="Starting the re-index...")
@@ -404,87 +516,185 @@ def run_index(kb) -> None:
         say("publish", "warning", "Another re-index is running. Wait a minute, then try again.")
         return
     except KBError as exc:
-        say("publish", "error", f"The re-index stopped and the previous version is still serving. {exc}")
+        say("publish", "error", f"The re-index stopped and the version serving answers is unchanged. {exc}")
         return
-    st.session_state[REPORT] = report.as_dict()
     bar.progress(1.0, text="Finished")
-
-
-def show_report(kb, report: dict) -> None:
-    staged = not report.get("published", True)
-    if staged:
-        serving = f"{report['previous_generation']} keeps serving answers" if report["previous_generation"] else "no version serves answers yet"
-        st.success(
-            md_text(
-                f"Re-indexed in {report['seconds']:.1f} seconds. The new version {report['generation']} is ready but not published: "
-                f"{serving} until you publish it. Check the report below first."
-            )
-        )
-    elif report["generation"] != report["previous_generation"]:
-        st.success(f"Re-indexed in {report['seconds']:.1f} seconds. Now serving {md_text(report['generation'])}.")
+    if report.generation and report.generation != report.previous_generation:
+        st.session_state.pop(REPORT, None)
+        serving = f"the version {version_name(kb, report.previous_generation)}" if report.previous_generation else "no version yet"
+        say(
+            "publish", "success",
+            f"Re-indexed in {report.seconds:.1f} seconds. The new version is ready but not published: answers come from {serving} until you publish it. Check its report below first.",
+        )  # fmt: skip
     else:
-        st.success("Nothing changed, so the index was left as it was.")
-    counts = st.columns(4)
-    counts[0].metric("Added", len(report["added"]))
-    counts[1].metric("Changed", len(report["changed"]))
-    counts[2].metric("Removed", len(report["removed"]))
-    counts[3].metric("Problems", len(report["errors"]))
-    for label, key in (("Added", "added"), ("Changed", "changed"), ("Removed", "removed")):
-        if report[key]:
-            st.markdown(f"**{label}:** {md_text(', '.join(report[key]))}")
-    if report["errors"]:
-        st.markdown("**Documents with problems (skipped)**")
-        for e in report["errors"]:
-            where = e["file"] + (f", line {e['line']}" if e.get("line") else "") + (f", field {e['field']}" if e.get("field") else "")
-            st.error(md_text(f"{where}: {e['reason']}"))
-    if report["kept_previous"]:
-        kept = "The new version keeps" if staged else "Still serving"
-        st.info(md_text(f"{kept} the last good version of: {', '.join(report['kept_previous'])}. Fix the problems above and re-index."))
-    if report.get("flows_changed"):
-        st.markdown("**The guided flows changed** (they are served together with this version of the documents).")
-    nodes = report["affected_flow_nodes"]
-    if nodes:
-        st.markdown("**Flow steps whose cited text changed or disappeared**")
-        st.caption("Check each of these steps still says the right thing, and update the flow's citation if the text moved.")
-        for n in nodes:
-            flow = kb.flows.get(n["flow"])
-            title = flow.title if flow else n["flow"]
-            icon = ":material/link_off:" if n["change"] == "removed" else ":material/change_circle:"
-            st.warning(md_text(f"{title}, step {n['node']}: cited section {n['section']} was {n['change']}"), icon=icon)
-    elif report["changed_sections"] or report["removed_sections"]:
-        st.caption("No flow step cites the sections that changed.")
-    problems = flow_problems(kb, report["generation"] if staged else None)
+        st.session_state[REPORT] = report.as_dict()
+        say("publish", "success", "Nothing changed since the version serving answers, so no new version was built.")
+
+
+def version_name(kb, generation: str | None) -> str:
+    """'published 2 December 2026 at 15:40 by Sam' (or 'built ...'), never the generation's name."""
+    if not generation:
+        return ""
+    try:
+        return str(kb.version_name(generation))
+    except KBError:
+        return "of an unknown date"
+
+
+def show_last_run(report: dict | None) -> None:
+    """The documents the last re-index here skipped, when it built no new version to report them."""
+    if not report or not report.get("errors"):
+        return
+    st.markdown("**Documents skipped at the last re-index, and why**")
+    for e in report["errors"]:
+        where = e["file"] + (f", line {e['line']}" if e.get("line") else "") + (f", field {e['field']}" if e.get("field") else "")
+        st.error(md_text(f"{where}: {e['reason']}"))
+
+
+def show_staged(kb) -> None:
+    """The version waiting to be published, with its report; Publish only while it matches the corpus."""
+    try:
+        review = kb.staged_review()
+    except KBError as exc:
+        st.error(md_text(f"The version waiting to be published cannot be read ({exc}). Re-index to build a new one."))
+        return
+    if review is None or review.generation in st.session_state.get(DISMISSED, []):
+        return
+    st.subheader("Waiting to be published", anchor=False)
+    serving = f"the version {review.serving}" if review.serving else "no version yet"
+    st.markdown(md_text(f"The version {review.version}. Answers come from {serving} until it is published."))
+    show_review(kb, review)
+    if review.publishable:
+        show_publish_choice(kb, review)
+    else:
+        show_out_of_date(kb, review)
+
+
+def show_review(kb, review: StagedReview) -> None:
+    """What publishing changes: documents by title, sections by their question, the old and the new text."""
+    with st.container(horizontal=True, gap="large"):  # a row that wraps on a phone
+        st.metric("Added", review.count(Change.ADDED), help="Documents added")
+        st.metric("Changed", review.count(Change.CHANGED), help="Documents changed")
+        st.metric("Removed", review.count(Change.REMOVED), help="Documents removed")
+        st.metric("Skipped", len(review.skipped), help="Documents skipped because of a problem")
+    if any(d.of(Change.CHANGED) for d in review.documents):
+        st.caption("In each changed section, the words taken out are struck through in red, and the words put in are underlined in green.")
+    for doc in review.documents:
+        show_changed_document(doc)
+    if not review.documents:
+        st.markdown("No document's text changes.")
+    if review.skipped:
+        st.markdown("**Documents skipped, and why**")
+        for skipped in review.skipped:
+            kept = "Its last good version stays in this version." if skipped.kept_previous else "It is not in this version."
+            st.error(md_text(f"{skipped.document}{skipped.where}: {skipped.reason}. {kept}"))
+    elif not review.report_kept:
+        st.caption("This version was built before re-index reports were kept, so the documents it skipped are not known.")
+    if review.flow_steps:
+        st.markdown("**Guided-flow steps whose cited text changed or disappeared**")
+        st.caption("Check each step still says the right thing, and correct the flow if the text it relies on moved.")
+        for step in review.flow_steps:
+            what = "changed, and some of it is gone" if step.removed else "changed"
+            icon = ":material/link_off:" if step.removed else ":material/change_circle:"
+            st.warning(md_text(f"{step.flow}: the step “{step.step}” relies on {', '.join(step.sections)}, which {what}."), icon=icon)
+    elif any(d.of(Change.CHANGED) or d.of(Change.REMOVED) for d in review.documents):
+        st.caption("No guided-flow step cites the sections that changed.")
+    if review.flows_changed:
+        st.markdown("**The guided flows changed too** (they are published together with these documents).")
+    problems = flow_problems(kb, review.generation)
     if problems:
-        with st.expander(md_text(f"Flow check of {report['generation']}: {len(problems)} problem(s)")):
+        with st.expander(f"Flow check of this version: {len(problems)} problem{'s' if len(problems) != 1 else ''}"):
             for p in problems:
                 st.markdown(f"- {md_text(str(p))}")
-    if staged:
-        show_publish_choice(kb, report["generation"])
 
 
-def show_publish_choice(kb, name: str, key_suffix: str = "") -> None:
-    st.markdown(f"**Publish {md_text(name)}?**")
+def show_changed_document(doc: ChangedDocument) -> None:
+    name = doc.document.title or doc.document.file
+    if doc.change is Change.CHANGED:
+        parts = [f"{n} section{'s' if n != 1 else ''} {change.value}" for change in Change if (n := len(doc.of(change)))]
+        label = f"{name}: changed ({', '.join(parts) or 'its details only'})"
+    else:
+        label = f"{name}: {'new document' if doc.change is Change.ADDED else 'removed'}"
+    with st.expander(md_text(label), expanded=doc.change is Change.CHANGED, icon=":material/description:"):
+        st.caption(md_text(f"File {doc.document.file}"))
+        if doc.change is not Change.CHANGED:
+            lead = "Its sections" if doc.change is Change.ADDED else "Its sections, which will no longer be quoted"
+            st.markdown(f"{lead}:\n" + "\n".join(f"- {md_text(s.heading)}" for s in doc.sections))
+            return
+        if not doc.sections:
+            st.markdown("Only the document's details change (its title, review date or other fields, or the “Also asked as” phrasings), not the text of a section.")
+        for section in doc.of(Change.CHANGED):
+            if section.reworded_only:
+                st.markdown(f"**Question reworded:** “{md_text(section.was)}” is now “{md_text(section.heading)}”; its text is the same.")
+                continue
+            reworded = f" (was “{md_text(section.was)}”)" if section.was else ""
+            st.markdown(f"**Changed: {md_text(section.heading)}**{reworded}")
+            before, after = word_difference(section.before, section.after)
+            served_col, publish_col = st.columns(2)  # side by side on a desktop; on a phone one above the other
+            served_col.markdown("*Served now*")
+            served_col.html(text_html(before, "del"))
+            publish_col.markdown("*After publishing*")
+            publish_col.html(text_html(after, "ins"))
+        for section in doc.of(Change.ADDED):
+            st.markdown(f"**Added: {md_text(section.heading)}**")
+            st.html(text_html([(section.after, False)], "ins"))
+        for section in doc.of(Change.REMOVED):
+            st.markdown(f"**Removed: {md_text(section.heading)}**")
+            st.html(text_html([(section.before, False)], "del"))
+
+
+def text_html(runs: list[tuple[str, bool]], tag: str) -> str:
+    """A section's text, HTML-escaped, with the changed runs marked as <del> or <ins>."""
+    body = "".join(f"<{tag} style='{CHANGED_WORDS_STYLE[tag]}'>{html.escape(text)}</{tag}>" if changed else html.escape(text) for text, changed in runs)
+    return f"<div style='white-space:pre-wrap;line-height:1.55'>{body or '&nbsp;'}</div>"
+
+
+def show_out_of_date(kb, review: StagedReview) -> None:
+    """Instead of Publish: why this version cannot be published, and a re-index that builds one that can."""
+    changes = "\n".join(f"- {md_text(line)}" for line in review.drift.lines())
+    st.warning(
+        "**This version cannot be published.** It was built before these changes to the documents, so publishing it would serve "
+        f"text that is no longer in the corpus:\n\n{changes}\n\nRe-index to build a version from the documents as they are now, "
+        "check its report, then publish it.",
+        icon=":material/sync_problem:",
+    )
+    if st.button("Re-index now", key="editor_reindex_stale", type="primary", icon=":material/sync:"):
+        run_index(kb)
+        st.rerun()
+
+
+def show_publish_choice(kb, review: StagedReview) -> None:
+    name = review.generation
+    st.markdown("**Publish it?**")
     st.caption(
-        md_text(
-            f"Publishing makes {name} answer every question from now on; the version serving now is kept, so Roll back can return to it. "
-            f"Discard leaves {name} unpublished: nothing changes for users, and a later re-index removes it."
-        )
+        "Publishing makes this version answer every question from now on; the version serving now is kept, so Roll back can return to it. "
+        "Discard leaves it unpublished: nothing changes for users, and the next re-index replaces it."
     )
     if st.session_state.get(GATED) == name:
-        st.text_input("Why publish it anyway (kept in the log)", key=f"{DESPITE}{key_suffix}", max_chars=300)
+        st.text_input("Why publish it anyway (kept in the log)", key=DESPITE, max_chars=300)
     publish_col, discard_col = st.columns(2)
-    publish_col.button("Publish", key=f"editor_publish{key_suffix}", on_click=publish, args=(kb, name), type="primary", icon=":material/publish:", width="stretch")
-    discard_col.button("Discard", key=f"editor_discard_staged{key_suffix}", on_click=discard_staged, args=(name,), icon=":material/close:", width="stretch")
+    publish_col.button("Publish", key="editor_publish", on_click=publish, args=(kb, name), type="primary", icon=":material/publish:", width="stretch")
+    discard_col.button("Discard", key="editor_discard_staged", on_click=discard_staged, args=(name,), icon=":material/close:", width="stretch")
 
 
 @editor_action
 def publish(kb, name: str) -> None:
+    despite = st.session_state.get(DESPITE, "") if st.session_state.get(GATED) == name else ""
     try:
-        despite = st.session_state.get(DESPITE, "") or st.session_state.get(f"{DESPITE}_waiting", "")
-        old, new = kb.publish(name, despite=despite if st.session_state.get(GATED) == name else "", editor=editor_name())
+        old, new = kb.publish(name, despite=despite, editor=editor_name())
+    except StagedOutOfDateError as exc:
+        say("publish", "error", f"Not published: the documents changed after this version was built ({'; '.join(exc.differences)}). Re-index to build a version from them as they are now.")
+        return
+    except VersionGoneError as exc:
+        say("publish", "warning", gone(kb, exc))
+        return
     except FlowGateError as exc:
         st.session_state[GATED] = name
-        say("publish", "error", f"Not published. {exc}.")
+        say(
+            "publish", "error",
+            f"Not published: this version would stop offering a guided flow that users have now ({len(exc.problems)} problem{'s' if len(exc.problems) != 1 else ''}; "
+            f"first: {exc.problems[0]}). Fix the flow's citation and re-index, or say below why it should be published anyway.",
+        )  # fmt: skip
         return
     except IndexBusyError:
         say("publish", "warning", "A re-index is running. Wait a minute, then try again.")
@@ -493,35 +703,26 @@ def publish(kb, name: str) -> None:
         say("publish", "error", f"Could not publish: {exc}")
         return
     st.session_state.pop(REPORT, None)
-    was = f" instead of {old}, which is kept for rollback" if old else ""
-    say("publish", "success", f"Published. Now serving {new}{was}.")
+    st.session_state.pop(GATED, None)
+    was = f"; the version before it ({version_name(kb, old)}) is kept, so Roll back can return to it" if old else ""
+    say("publish", "success", f"Published: answers now come from this version ({version_name(kb, new)}){was}.")
+
+
+def gone(kb, exc: VersionGoneError) -> str:
+    """Why the version an editor pressed Publish for is no longer waiting (another editor got there first)."""
+    if exc.served == exc.generation:
+        return f"Nothing to publish: this version was already {version_name(kb, exc.generation)}."
+    if exc.staged and exc.staged != exc.generation:
+        return f"Not published: while you were reading its report, a newer version was {version_name(kb, exc.staged)}, and it replaced this one. Check the new report below, then publish."
+    return "Not published: this version is no longer waiting to be published (a later re-index or publish replaced it)."
 
 
 @editor_action
 def discard_staged(name: str) -> None:
-    st.session_state.pop(REPORT, None)
     dismissed = st.session_state.setdefault(DISMISSED, [])
     if name not in dismissed:
         dismissed.append(name)
-    say("publish", "info", f"{name} was not published; answers still come from the version serving now. A later re-index removes it.")
-
-
-def show_waiting(kb, report: dict | None) -> None:
-    """A staged version this page did not just build (from the command line, another editor, or rolled back from)."""
-    staged = kb.staged()
-    if staged is None or staged.name in st.session_state.get(DISMISSED, []):
-        return
-    if report is not None and report.get("generation") == staged.name:
-        return
-    try:
-        built = staged.manifest().get("created") or "at an unknown time"
-    except KBError:
-        built = "at an unknown time"
-    st.info(
-        md_text(f"A newer version, {staged.name} (built {built}), is not serving answers: it was staged and not yet published, or rolled back from."),
-        icon=":material/pending:",
-    )
-    show_publish_choice(kb, staged.name, key_suffix="_waiting")
+    say("publish", "info", "The new version was not published: answers still come from the version serving now. The next re-index replaces it.")
 
 
 def show_flows_not_served(kb) -> None:
@@ -543,7 +744,7 @@ def flow_problems(kb, generation: str | None = None) -> list:
 
 
 @editor_action
-def roll_back(kb) -> None:
+def roll_back(kb, earlier: str) -> None:
     try:
         old, new = kb.rollback(editor=editor_name())
         put_back = kb.restore_corpus_to(new, editor=editor_name(), reason=f"rolled back from {old} to {new}")
@@ -552,15 +753,15 @@ def roll_back(kb) -> None:
         return
     st.session_state.pop(REPORT, None)
     st.session_state["editor_rollback_confirm"] = False
-    message = f"Rolled back: now serving {new} again (instead of {old})."
+    message = f"Rolled back: answers come again from the version {earlier}."
     if put_back.restored or put_back.deleted:
-        message += f" The documents are back as they were in {new}, so a re-index will not bring the changes back"
+        message += " The documents are back as they were in it, so a re-index will not bring the changes back"
         message += f" (restored: {', '.join(put_back.restored) or 'none'}; deleted, kept in their history: {', '.join(put_back.deleted) or 'none'})."
     if put_back.unknown:
-        message += f" {new} keeps no record of its files, so the documents were left as they are: check them before re-indexing."
+        message += " That version keeps no record of its files, so the documents were left as they are: check them before re-indexing."
     if put_back.not_restorable:
         message += (
-            f" These were changed outside the Editor, so their text from {new} is not kept: {', '.join(put_back.not_restorable)}."
+            f" These were changed outside the Editor, so their text in that version is not kept: {', '.join(put_back.not_restorable)}."
             " Put them back by hand before re-indexing, or the next version will include those changes."
         )
         say("publish", "warning", message)
@@ -578,28 +779,57 @@ def show_publish(kb) -> None:
     if st.button("Re-index now", key="editor_reindex", type="primary", icon=":material/sync:"):
         run_index(kb)
     show_message("publish")
-    report = st.session_state.get(REPORT)
-    if report:
-        show_report(kb, report)
-    show_waiting(kb, report)
+    show_last_run(st.session_state.get(REPORT))
+    show_staged(kb)
 
     status = kb.status()  # after any re-index above
     with status_box:
         if status["generation"]:
-            built = status.get("created") or "at an unknown time"
-            st.caption(md_text(f"Serving {status['generation']}, built {built}: {status['documents']} documents, {status['chunks']} passages."))
+            st.caption(md_text(f"Answers come from the version {version_name(kb, status['generation'])}: {status['documents']} documents, {status['chunks']} passages."))
         else:
-            st.caption("No index has been built yet.")
+            st.caption("No version of the documents serves answers yet.")
     older = [g for g in status.get("generations") or [] if status["generation"] and g < status["generation"]]
     if older:
+        earlier = version_name(kb, older[-1])
         st.markdown("**Roll back to the previous version**")
         st.caption(
             md_text(
-                f"Serving {status['generation']}; earlier versions kept: {', '.join(older)}. Rolling back serves {older[-1]} again; the documents in the corpus folder are not changed."
+                f"Rolling back serves the version {earlier} again, and puts the documents back as they were in it, so the next re-index does not bring the changes back."
             )
         )
-        confirm = st.checkbox(f"Yes, serve {older[-1]} again", key="editor_rollback_confirm")
-        st.button("Roll back", key="editor_rollback", on_click=roll_back, args=(kb,), disabled=not confirm, icon=":material/undo:")
+        confirm = st.checkbox(md_text(f"Yes, serve the version {earlier} again"), key="editor_rollback_confirm")
+        st.button("Roll back", key="editor_rollback", on_click=roll_back, args=(kb, earlier), disabled=not confirm, icon=":material/undo:")
+    support = [f"serving {status['generation']}"] if status["generation"] else []
+    support += [f"waiting to be published {status['staged']}"] if status.get("staged") else []
+    support += [f"kept for rollback {', '.join(older)}"] if older else []
+    if support:
+        st.caption(md_text(f"For support: {'; '.join(support)}."))
+
+
+def show_corpus_banner(kb) -> None:
+    """Whenever the corpus differs from the version serving answers, say so, naming the documents."""
+    try:
+        if not kb.has_index():
+            st.info("No version of the documents serves answers yet: re-index under Publish, check the report, then publish it.", icon=":material/info:")
+            return
+        serving = kb.served_version()
+        drift = kb.corpus_drift()
+        if serving is None or drift.unknown or drift.matches:
+            return  # damaged (the page says so above), or nothing to compare, or the same
+        staged = kb.staged()
+        waiting = staged is not None and staged.name not in st.session_state.get(DISMISSED, []) and kb.corpus_drift(staged.name).matches
+    except KBError:
+        return
+    changes = "\n".join(f"- {md_text(line)}" for line in drift.lines())
+    then = (
+        "A version with these changes is waiting to be published: check its report under Publish, then publish it."
+        if waiting
+        else "Re-index under Publish, check the report, then publish it."
+    )
+    st.warning(
+        f"**The documents differ from the version answering questions** ({md_text(str(serving))}). Users get that version until a new one is published:\n\n{changes}\n\n{then}",
+        icon=":material/difference:",
+    )
 
 
 def show_recent_actions(kb) -> None:
@@ -638,11 +868,15 @@ else:
         st.button("Lock the Editor", key="editor_lock", on_click=lock_again, icon=":material/lock:")
         if gate.expected.warning:
             st.caption(gate.expected.warning)
+        banner = st.container()  # filled last, after any re-index or publish further down
         take_upload(kb.settings)
+        show_kept_drafts()
         show_documents(kb.settings)
         show_draft_area(kb.settings)
         show_flows_not_served(kb)
         show_publish(kb)
         show_recent_actions(kb)
+        with banner:
+            show_corpus_banner(kb)
 
 footer()
