@@ -14,6 +14,7 @@ when it would stop offering a guided flow users have now, unless the editor says
 from __future__ import annotations
 
 import logging
+import sqlite3
 import threading
 from collections.abc import Callable
 from functools import cached_property
@@ -91,7 +92,10 @@ class KnowledgeBase:
         sections = None
         served = self.generations.whole_current_or_none()
         if served is not None:
-            sections = self.section_texts(served.name)  # from its chunk table: checking flows (and the publish gate) loads no model
+            try:
+                sections = self.section_texts(served.name)  # from its chunk table: checking flows (and the publish gate) loads no model
+            except (sqlite3.DatabaseError, OSError, KBError):
+                sections = {sid: p.text for sid, p in self.sections().items()}  # a damaged generation: the searcher serves around it
         return self.flow_library.valid(sections, set(self.contacts))
 
     @property

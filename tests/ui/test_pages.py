@@ -408,6 +408,10 @@ def test_two_editors_on_one_document_nothing_is_lost(app_index):
     bob.selectbox(key="editor_chosen").select(name).run()
     history = [plain(m.value) for m in bob.markdown if m.value.startswith("**Version")]
     assert history[0].startswith("**Version 3** · saved by Bob") and "saved by Ann" in history[1] and "adds Ann's paragraph" in history[1]
+    bob.selectbox(key=f"editor_history_{name}").select(3).run()
+    change = next(c.value for c in bob.code if "+++ version 3" in c.value)
+    assert "--- version 2" in change and "+Bob's paragraph." in change, "a version is compared with the one just before it"
+    assert "Ann's paragraph." not in change.replace("-Ann's paragraph.", ""), "Ann's change is not shown as Bob's"
     bob.selectbox(key=f"editor_history_{name}").select(2).run()
     bob.button(key=f"editor_restore_{name}").click().run()
     assert "Restored version 2 of head-lice.md" in plain(bob.success[0].value)

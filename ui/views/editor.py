@@ -274,7 +274,7 @@ def show_history(settings, name: str) -> None:
         if not numbers:
             return
         chosen = st.selectbox("See a version and what changed in it", numbers, key=f"editor_history_{name}", format_func=lambda n: f"Version {n}")
-        older = next((v.number for v in reversed(versions) if v.has_text and v.number < chosen), None)
+        older = max((v.number for v in versions if v.has_text and v.number < chosen), default=None)  # the version just before it
         history = editor.document_history(settings)
         text = history.text(name, chosen)
         before = history.text(name, older) if older else ""
