@@ -26,6 +26,8 @@ from dataclasses import asdict, dataclass
 from enum import Enum
 from pathlib import Path
 
+from kb.files import sync_folder
+
 log = logging.getLogger(__name__)
 
 AUDIT_DIR = "audit"
@@ -152,7 +154,7 @@ class AuditLog:
         finally:
             os.close(fd)
         if created:
-            _sync_folder(folder)
+            sync_folder(folder)
 
     def _lines_newest_first(self) -> Iterator[bytes]:
         try:
@@ -179,11 +181,3 @@ class AuditLog:
 def one_line(text: object, limit: int) -> str:
     """Text as one line of at most `limit` characters (line breaks and runs of spaces become one space)."""
     return " ".join(str(text or "").split())[:limit]
-
-
-def _sync_folder(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

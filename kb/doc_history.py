@@ -21,12 +21,12 @@ import json
 import logging
 import os
 import re
-import tempfile
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from kb.errors import EditorError
+from kb.files import write_whole
 
 log = logging.getLogger(__name__)
 
@@ -120,7 +120,7 @@ class DocumentHistory:
         crash now leaves an orphan file that reads as nothing). Inside `locked()`."""
         self._folder(name).mkdir(parents=True, exist_ok=True)
         number = self._next_number(name)
-        _write_whole(self._text_path(name, number), text)
+        write_whole(self._text_path(name, number), text)
         return number
 
     def log(self, name: str, number: int, action: str, text: str | None, editor: str, reason: str, restored_from: int | None = None) -> Version:
@@ -173,16 +173,3 @@ class DocumentHistory:
             if m := _VERSION_FILE.match(path.name):
                 numbers.append(int(m.group(1)))
         return max(numbers, default=0) + 1
-
-
-def _write_whole(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

@@ -17,13 +17,12 @@ import datetime as dt
 import hashlib
 import json
 import logging
-import os
 import re
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from kb.errors import EditorError
+from kb.files import sync_folder, write_whole
 from kb.index.documents import CONTACTS_FILE, MAX_DOCUMENT_BYTES
 from kb.text import slugify
 
@@ -66,22 +65,10 @@ class DraftStore:
             )
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=self.folder)
+            write_whole(path, data)
+            sync_folder(self.folder)
         except OSError as exc:
             raise EditorError(f"could not keep the draft of {document} in {self.folder}: {exc.strerror or exc}") from exc
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, path)
-            _sync_folder(self.folder)
-        except OSError as exc:
-            Path(tmp).unlink(missing_ok=True)
-            raise EditorError(f"could not keep the draft of {document} in {self.folder}: {exc.strerror or exc}") from exc
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
         return draft
 
     def get(self, document: str) -> Draft | None:
@@ -126,11 +113,3 @@ class DraftStore:
 
 def _now() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-
-
-def _sync_folder(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

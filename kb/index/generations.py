@@ -30,6 +30,7 @@ from pathlib import Path
 
 from kb.config import Settings
 from kb.errors import IndexBusyError, IndexDamagedError, IndexNotReadyError, KBError
+from kb.files import sync_folder
 
 log = logging.getLogger(__name__)
 
@@ -295,15 +296,7 @@ def _atomic_write(path: Path, text: str) -> None:
         handle.flush()
         os.fsync(handle.fileno())
     os.replace(tmp, path)
-    _fsync_dir(path.parent)
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    sync_folder(path.parent)
 
 
 def _fsync_tree(root: Path) -> None:
@@ -317,4 +310,4 @@ def _fsync_tree(root: Path) -> None:
                 os.fsync(fd)
             finally:
                 os.close(fd)
-        _fsync_dir(Path(dirpath))
+        sync_folder(Path(dirpath))
