@@ -32,7 +32,7 @@ from kb.evaluation import percentile
 from kb.index.chunker import chunk_document
 from kb.index.documents import load_corpus, load_document_bytes
 from kb.index.indexer import Indexer
-from kb.index.pipelines import build_document_embedder, drop_server_collections
+from kb.index.pipelines import batch_threads, build_document_embedder, drop_server_collections
 from kb.service import KnowledgeBase
 
 QUESTIONS = PROJECT_ROOT / "tests" / "eval" / "dev_questions.yaml"
@@ -111,8 +111,9 @@ def _run(settings: Settings, work: Path, queries: int, log) -> dict:
     chunks = [c for d in loaded.documents for c in chunk_document(d, bench_settings.chunk_max_chars)]
     embedder.run(documents=[Document(content="warm up")])
     started = time.perf_counter()
-    for start in range(0, len(chunks), 64):
-        embedder.run(documents=[Document(content=c.embed_text()) for c in chunks[start : start + 64]])
+    with batch_threads():
+        for start in range(0, len(chunks), 64):
+            embedder.run(documents=[Document(content=c.embed_text()) for c in chunks[start : start + 64]])
     model_s = time.perf_counter() - started
     log(f"Model alone, embedding {len(chunks)} chunks: {model_s:.2f} s")
 

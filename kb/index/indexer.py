@@ -36,7 +36,7 @@ from kb.index.chunker import chunk_document, embed_text
 from kb.index.documents import SourceDocument, load_corpus
 from kb.index.embedding_cache import EmbeddingCache, text_key
 from kb.index.generations import GENERATION_PATTERN, Generation, GenerationStore
-from kb.index.pipelines import SIMILARITY, build_document_embedder, drop_server_collections, open_vector_store, point_alias
+from kb.index.pipelines import SIMILARITY, batch_threads, build_document_embedder, drop_server_collections, open_vector_store, point_alias
 
 log = logging.getLogger(__name__)
 
@@ -266,11 +266,12 @@ class Indexer:
         missing = list({keys[cid]: cid for cid in texts if keys[cid] not in known}.values())  # identical texts embed once
         total = len(missing)
         progress("embed", 0, total)
-        for start in range(0, total, DOCS_PER_STEP):
-            batch = missing[start : start + DOCS_PER_STEP]
-            out = self.embedder.run(documents=[Document(content=texts[cid]) for cid in batch])["documents"]
-            cache.put_many({keys[cid]: d.embedding for cid, d in zip(batch, out, strict=True)})
-            progress("embed", min(start + len(batch), total), total)
+        with batch_threads():
+            for start in range(0, total, DOCS_PER_STEP):
+                batch = missing[start : start + DOCS_PER_STEP]
+                out = self.embedder.run(documents=[Document(content=texts[cid]) for cid in batch])["documents"]
+                cache.put_many({keys[cid]: d.embedding for cid, d in zip(batch, out, strict=True)})
+                progress("embed", min(start + len(batch), total), total)
         report.embedded_phrasings = sum(cid.startswith("?") for cid in missing)
         report.embedded = total - report.embedded_phrasings
         return keys

@@ -253,3 +253,22 @@ def test_a_second_process_can_search_while_the_index_is_open(settings: Settings)
         assert "reading a private copy" in out.stderr
     finally:
         holder.close()
+
+
+def test_answers_embed_on_one_thread_and_indexing_gives_it_back(settings: Settings):
+    """A question embeds on one thread (two threads on a shared 2-core machine made the slowest
+    answers 10 times slower); a re-index takes every core while it embeds, then gives them back,
+    so the answers that follow are not slowed by it."""
+    import torch
+
+    from kb.index.pipelines import ANSWER_THREADS
+    from kb.service import KnowledgeBase
+
+    service = KnowledgeBase(settings)
+    try:
+        service.index()
+        assert torch.get_num_threads() == ANSWER_THREADS
+        assert service.ask(QUESTION).citations
+        assert torch.get_num_threads() == ANSWER_THREADS
+    finally:
+        service.close()
