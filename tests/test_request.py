@@ -77,6 +77,9 @@ def test_danger_and_harm_in_everyday_words_bring_the_emergency_message(read, que
         ("social services want to do an assessment of my son, what can they do to us?", Role.PARENT),
         ("I'm a health visitor and a baby on my caseload has a bruise", Role.PROFESSIONAL),
         ("a lad at our football club told me something worrying", Role.VOLUNTEER),
+        ("my dad just went to prison and my mum says i'm not allowed to tell anyone at school", Role.CHILD),
+        ("my mum stays in bed for days and her boyfriend drinks and shouts and i have to look after my brother", Role.CHILD),
+        ("my mum looks after my kids on tuesdays and i think she smacks them", Role.PARENT),
     ],
 )
 def test_the_askers_own_words_decide_their_role(read, question, role):
