@@ -149,8 +149,9 @@ class SectionQuoter:
         return Safety(cues=cues, labels=labels, intro=SAFETY_INTRO, lines=tuple(lines), contacts=tuple(ids), carried=not request.cues, steps=steps)
 
     def first_step(self, request: Request) -> str:
-        """Who to tell and how, in the asker's role; a parent asking about the process gets none."""
-        if request.role is Role.PARENT and not request.worried:
+        """Who to tell and how, in the asker's role. A parent asking about the process gets none, and
+        nor does an adult asking only what a word means ("what does LADO stand for?")."""
+        if request.role is not Role.CHILD and (request.only_defines or (request.role is Role.PARENT and not request.worried)):
             return ""
         return CONTACT.sub(lambda m: self._contact_text(m.group(1)), self.language.role(request.role.value).first)
 

@@ -54,6 +54,10 @@ ASKS_WHAT_TO_DO = re.compile(
 )
 DEFINES = re.compile(r"^\s*(?:what(?:'s| is| are| does)|whats|define|meaning of)\b")
 WORRY = re.compile(r"\b(?:worried|worry|worrying|concern\w*|what (?:do|should|can) (?:i|we)|what now|help|scared|afraid|not sure what to do)\b")
+# A short question asking only what a word or process is ("what is a section 47?", "what does LADO
+# stand for", "difference between a CIN plan and a CP plan"), with no situation in it ("if...", "when...").
+ONLY_DEFINES = re.compile(r"^\s*(?:what(?:'s| is| are| does)|whats|define|meaning of|(?:what(?:'s| is) the )?diff(?:erence|rence)? between)\b(?!.*\b(?:if|when|my|our|i|we)\b)")
+ONLY_DEFINES_WORDS = 14
 
 
 @dataclass(frozen=True)
@@ -77,6 +81,13 @@ class Request:
     topic_documents: tuple[str, ...]  # documents the question's cues and words point to
     worried: bool  # the asker says they are worried or asks what to do
     intent: str = ""  # "act": asks what to do; "define": asks what something is; "" otherwise
+    only_defines: bool = False  # asks only what a word or process is, with no situation and no worry in it
+
+
+def only_defines(normalised: str) -> bool:
+    """A short question asking only what a word or process is ("what is a section 47?", "what
+    does LADO stand for"), with no situation in it ("...if a parent is drunk", "my son")."""
+    return len(normalised.split()) <= ONLY_DEFINES_WORDS and bool(ONLY_DEFINES.match(normalised))
 
 
 def clean_question(question: str) -> str:
@@ -168,6 +179,7 @@ class RequestReader:
             topic_documents=tuple(dict.fromkeys(documents)),
             worried=bool(cues) or bool(WORRY.search(normalised)),
             intent="act" if ASKS_WHAT_TO_DO.search(normalised) else "define" if DEFINES.match(normalised) else "",
+            only_defines=only_defines(normalised) and not cues and not WORRY.search(normalised),
         )
         return {"request": request, "query": query, "lexical_query": lexical, "parts": list(request.parts)}
 

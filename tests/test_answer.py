@@ -56,6 +56,13 @@ def test_danger_puts_the_emergency_message_first_with_a_flow(shipped_kb):
     assert answer.status == "answered"
 
 
+def test_a_definition_gets_no_first_step_and_a_situation_keeps_it(shipped_kb):
+    """"Tell your safeguarding lead today" above what LADO stands for is noise; a situation keeps it."""
+    assert shipped_kb.ask("what does LADO stand for", persona="volunteer").advice == ""
+    situation = shipped_kb.ask("What's the procedure if a parent turns up drunk to collect their child?", persona="volunteer")
+    assert situation.advice.startswith("If you are worried about a child, tell your organisation's safeguarding lead")
+
+
 def test_personas_get_different_advice(shipped_kb):
     volunteer = shipped_kb.ask("is head lice neglect? what do I do?", persona="volunteer")
     professional = shipped_kb.ask("is head lice neglect? what do I do?", persona="professional")

@@ -132,3 +132,18 @@ def test_a_step_two_dangers_both_call_for_is_said_once(read):
     message = SectionQuoter(shipped_language(), {}).safety(request).message
     assert message.count("Do not confront or contact the person the child has named") == 1
     assert "Never view, copy or forward a sexual image of a child." in message
+
+
+@pytest.mark.parametrize(
+    ("question", "only_defines"),
+    [
+        ("what does LADO stand for", True),
+        ("What is a section 47?", True),
+        ("whats the diff between joint and single agency s47?", True),
+        ("What's the procedure if a parent turns up drunk to collect their child from nursery?", False),
+        ("what is county lines and should I be worried about my son?", False),
+        ("what signs of made-up or exaggerated illness could we notice at nursery?", False),
+    ],
+)
+def test_only_a_question_about_what_a_word_means_counts_as_a_definition(read, question, only_defines):
+    assert read(question).only_defines is only_defines
