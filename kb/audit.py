@@ -21,7 +21,7 @@ import fcntl
 import json
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from enum import Enum
 from pathlib import Path
@@ -76,10 +76,13 @@ class Entry:
             raise ValueError("not an audit entry")
         return cls(**{**data, "action": Action(data.get("action"))})
 
-    def describe(self) -> str:
-        """The entry in plain words, without its time: 'Sam saved head-lice.md: fixed the dates.'"""
+    def describe(self, version: Callable[[str], str] = str) -> str:
+        """The entry in plain words, without its time: 'Sam saved head-lice.md: fixed the dates.'
+        `version` names an index version (the Editor page: 'the version built 2 December 2026 at
+        15:40 by Sam'); by default it is named as the log keeps it (gen-000004)."""
         who = "Someone who gave no name" if self.editor == NO_NAME else self.editor
-        doc, gen, was = self.document, self.generation, self.previous
+        doc = self.document
+        gen, was = (version(name) if name else "" for name in (self.generation, self.previous))
         what = {
             Action.UNLOCKED: f"{who} unlocked the Editor",
             Action.UNLOCK_FAILED: f"A wrong Editor password was given, under the name {who}",

@@ -74,7 +74,7 @@ def index(ctx: click.Context, corpus: Path | None, as_json: bool, stage: bool, p
     who = _os_user()  # for the audit log
     if rollback:
         old, new = service.rollback(editor=who)
-        put_back = service.restore_corpus_to(new, editor=who, reason=f"rolled back from {old} to {new}")
+        put_back = service.restore_corpus_to(new, editor=who)
         if as_json:
             _emit({"rolled_back_from": old, "serving": new, "restored": put_back.restored, "deleted": put_back.deleted, "not_restorable": put_back.not_restorable})
             return
@@ -321,13 +321,13 @@ def docs_history(name: str, as_json: bool) -> None:
 @click.argument("name")
 @click.argument("version", type=click.IntRange(min=1))
 @click.option("--editor", "editor_name", default=lambda: os.environ.get("USER", ""), help="Who is restoring (kept in the history; default $USER).")
-@click.option("--reason", default="", help="Why, in one line (kept in the history).")
+@click.option("--reason", default="", help="Why, in one line (kept in the document's history and the audit log; default: 'restored version VERSION').")
 def docs_restore(name: str, version: int, editor_name: str, reason: str) -> None:
     """Make VERSION of NAME the document again, as a new version; re-index to serve it."""
     from kb import editor
 
     saved = editor.restore_document(Settings.from_env(), name, version, editor=editor_name, reason=reason)
-    click.echo(f"Restored version {version} of {saved.name} (“{saved.title}”) as its newest version. Run 'kb index' to serve it.")
+    click.echo(f"Restored version {version} of {saved.name} (“{saved.title}”) as its newest version, version {saved.version}. Run 'kb index' to serve it.")
 
 
 @main.group("editor")

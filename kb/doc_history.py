@@ -97,6 +97,17 @@ class DocumentHistory:
         versions = self.versions(name)
         return versions[-1] if versions else None
 
+    def made(self, name: str, text: str | None) -> Version | None:
+        """The version that made `name` what it is now: the newest one with `text` (for None, the
+        newest version, when it is a deletion). None when the history does not hold it (written by
+        hand, outside the Editor), or the newest such version is only the text the Editor found."""
+        versions = self.versions(name)
+        if text is None:
+            found = versions[-1] if versions and not versions[-1].has_text else None
+        else:
+            found = next((v for v in reversed(versions) if v.digest == digest(text)), None)
+        return None if found is None or found.action == "found" else found
+
     # writing
 
     @contextlib.contextmanager

@@ -98,7 +98,8 @@ class SavedDocument:
     path: Path
     doc_id: str
     title: str
-    replaced: bool
+    replaced: bool  # there was a document of that name before
+    version: int = 0  # its number in the document's history
 
 
 @dataclass(frozen=True)
@@ -412,14 +413,14 @@ def write_document(
     with history.locked():
         current = current_text(settings, name)
         if base is not UNCHECKED and base != base_of(current):
-            raise EditConflictError(name, current, text)
+            raise EditConflictError(name, current, text, history.made(name, current))
         history.keep_found(name, current, editor)
         number = history.write_text(name, text)
         _replace_file(path, text, name)
         history.log(name, number, action, text, editor, reason, restored_from)
     log.info("editor wrote %s (%s)", name, "replaced" if current is not None else "new")
     AuditLog(settings.data_dir).record(AUDITED_WRITES[action], editor, document=name, reason=reason)
-    return SavedDocument(name=name, path=path, doc_id=doc.id, title=doc.title, replaced=current is not None)
+    return SavedDocument(name=name, path=path, doc_id=doc.id, title=doc.title, replaced=current is not None, version=number)
 
 
 def _replace_file(path: Path, text: str, name: str) -> None:
@@ -461,7 +462,7 @@ def delete_document(settings: Settings, name: str, *, editor: str = "", reason: 
         if current is None:
             raise EditorError(f"there is no document {name!r} in the corpus folder")
         if base is not UNCHECKED and base != base_of(current):
-            raise EditConflictError(name, current, None)
+            raise EditConflictError(name, current, None, history.made(name, current))
         history.keep_found(name, current, editor)
         path.unlink()
         history.record(name, "deleted", None, editor, reason)

@@ -33,10 +33,13 @@ class EditorError(KBError):
 
 
 class EditConflictError(EditorError):
-    """A save was based on a version of the document that is no longer the one in the corpus."""
+    """A save was based on a version of the document that is no longer the one in the corpus.
 
-    def __init__(self, name: str, theirs: str | None, mine: str):
-        self.name, self.theirs, self.mine = name, theirs, mine
+    `theirs_version` is the history's record of who made the corpus text what it is now, and when
+    (`kb.doc_history.Version`), or None when it was changed outside the Editor."""
+
+    def __init__(self, name: str, theirs: str | None, mine: str | None, theirs_version=None):
+        self.name, self.theirs, self.mine, self.theirs_version = name, theirs, mine, theirs_version
         what = "was deleted" if theirs is None else "was changed by someone else"
         super().__init__(
             f"{name} {what} after you started editing it, so nothing was saved: compare the two versions, "
@@ -69,13 +72,18 @@ class FlowError(KBError):
 
 
 class FlowGateError(KBError):
-    """Publishing would stop serving a guided flow that is served now."""
+    """Publishing would stop serving a guided flow that is served now.
 
-    def __init__(self, generation: str, problems: list):
-        self.generation, self.problems = generation, problems
+    `flows` are the flows it would stop offering, in words (`kb.review.DroppedFlow`: the title, and
+    each step that stops it by its question), the same list the report beside Publish shows;
+    `problems` are the flow check's own findings in those flows' files, for whoever edits them."""
+
+    def __init__(self, generation: str, flows: list, problems: list):
+        self.generation, self.flows, self.problems = generation, flows, problems
+        count = f", {len(flows)} in all" if len(flows) > 1 else ""
         super().__init__(
-            f"publishing {generation} would stop offering a guided flow that users have now ({len(problems)} problem(s); first: {problems[0]}); "
-            "fix the flow's citation and re-index, or record why it should be published anyway"
+            f"publishing {generation} would stop offering a guided flow that users have now{count}: {'; '.join(map(str, flows))}. "
+            "Fix the flow's citation and re-index, or record why it should be published anyway"
         )
 
 

@@ -10,6 +10,9 @@ their manifests and chunk tables), so every session shows the same report, after
   `report.json`);
 - the guided-flow steps that cite a section that changed or disappeared, each step once, by its
   question (from the staged version's own copy of the flows, which is what would be served);
+- the guided flows users have now that publishing would stop offering, by title, each with the
+  steps that stop it, by their question (a quoted sentence gone, a cited section gone, an answer
+  leading into another flow that goes too): the very list the publish gate refuses on;
 - how the corpus folder differs from the files the staged version was built from (a document
   saved, added or deleted since): then it cannot be published, and a re-index builds one that can.
 
@@ -23,13 +26,13 @@ import datetime as dt
 import difflib
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from kb.audit import NO_NAME, Action, AuditLog
+from kb.audit import NO_NAME, Action, AuditLog, Entry
 from kb.errors import DocumentError
 from kb.index.chunk_db import read_chunks
 from kb.index.documents import corpus_digests, load_document_bytes
@@ -85,14 +88,28 @@ class VersionName:
 
 def staged_name(gen: Generation, audit: AuditLog | None = None) -> VersionName:
     """A staged version: 'built 2 December 2026 at 15:40 by Sam'."""
-    report = gen.build_report() or {}
+    return built_name(gen.name, gen, _entries(audit))
+
+
+def built_name(name: str, gen: Generation | None, entries: Iterable[Entry] = ()) -> VersionName:
+    """Any index version by when it was built and by whom: 'built 2 December 2026 at 15:40 by Sam',
+    from its own build report, or (a version no longer kept: `gen` None or gone) from the audit
+    log's re-index that built it. `at` and `editor` stay "" when neither says."""
+    report = (gen.build_report() or {}) if gen is not None else {}
     at, editor = report.get("created", ""), report.get("editor", "")
     if not at:
         at = _manifest(gen).get("created", "")
-    if not editor and audit is not None:
-        entry = next((e for e in audit.read(AUDIT_LOOKBACK) if e.action is Action.REINDEXED and e.generation == gen.name), None)
-        editor = entry.editor if entry else ""
-    return VersionName(gen.name, "built", at, editor)
+    if not (at and editor):
+        built = next((e for e in entries if e.action is Action.REINDEXED and e.generation == name), None)
+        if built is not None:
+            at, editor = at or built.at, editor or built.editor
+    return VersionName(name, "built", at, editor)
+
+
+def _entries(audit: AuditLog | None) -> Iterator[Entry]:
+    """The audit log's latest entries, read only when something asks for them."""
+    if audit is not None:
+        yield from audit.read(AUDIT_LOOKBACK)
 
 
 def served_name(gen: Generation, audit: AuditLog | None = None) -> VersionName:
@@ -219,6 +236,28 @@ class FlowStep:
 
 
 @dataclass(frozen=True)
+class DropReason:
+    """Why a guided flow would no longer be offered: one of its steps, by its question, and what is wrong with it."""
+
+    step: str  # the step's question (or what an outcome tells the user); "" for the flow as a whole
+    why: str  # 'quotes “...”, which is no longer in “heading” in “document title”'
+
+    def __str__(self) -> str:
+        return f"the step “{self.step}” {self.why}" if self.step else self.why
+
+
+@dataclass(frozen=True)
+class DroppedFlow:
+    """A guided flow users have now that publishing would stop offering, by its title, and why."""
+
+    flow: str  # its title
+    reasons: tuple[DropReason, ...]
+
+    def __str__(self) -> str:
+        return f"“{self.flow}”: {'; '.join(map(str, self.reasons))}"
+
+
+@dataclass(frozen=True)
 class StagedReview:
     version: VersionName  # the staged one
     serving: VersionName | None  # the one answering now (None: nothing is served yet)
@@ -228,6 +267,7 @@ class StagedReview:
     flows_changed: bool  # its guided flows differ from the served ones
     drift: CorpusDrift  # the corpus since it was built
     report_kept: bool = True  # False: built before reports were kept, so the skipped documents are not known
+    dropped_flows: tuple[DroppedFlow, ...] = ()  # flows users have now that it would stop offering: Publish refuses without a reason
 
     @property
     def generation(self) -> str:
@@ -254,13 +294,16 @@ class StagedReview:
             out.append(f"Skipped: {skipped.document}{skipped.where}: {skipped.reason}{kept}")
         for step in self.flow_steps:
             out.append(f"Flow “{step.flow}”, step “{step.step}”: cited text {'removed' if step.removed else 'changed'} ({'; '.join(step.sections)})")
+        for flow in self.dropped_flows:
+            out.append(f"Would stop offering the guided flow {flow}")
         if self.flows_changed:
             out.append("The guided flows changed too.")
         return out
 
 
-def review_staged(staged: Generation, served: Generation | None, flows, drift: CorpusDrift, audit: AuditLog | None = None) -> StagedReview:
-    """The report of `staged` against `served`; `flows` is the staged version's FlowLibrary."""
+def review_staged(staged: Generation, served: Generation | None, flows, drift: CorpusDrift, audit: AuditLog | None = None, dropped: tuple[DroppedFlow, ...] = ()) -> StagedReview:
+    """The report of `staged` against `served`; `flows` is the staged version's FlowLibrary;
+    `dropped` the flows publishing it would stop offering (`dropped_flows`, as the gate finds them)."""
     before, after = (_manifest(served) if served else {}), _manifest(staged)
     documents = _changed_documents(served, staged, before, after)
     old_secs, new_secs = before.get("sections", {}), after.get("sections", {})
@@ -276,6 +319,7 @@ def review_staged(staged: Generation, served: Generation | None, flows, drift: C
         flows_changed=served is not None and before.get("flows") != after.get("flows"),
         drift=drift,
         report_kept=report is not None,
+        dropped_flows=dropped,
     )
 
 
@@ -348,25 +392,84 @@ def _flow_steps(flows, changed: set[str], removed: set[str], served: Generation 
         return ()
     hits = flows.affected_by(changed, removed)
     steps: dict[tuple[str, str], list[dict]] = {}
-    for hit in hits:
-        steps.setdefault((hit["flow"], hit["node"]), []).append(hit)
+    for hit in hits:  # by the words an editor reads: two steps of one flow asking the same question are one line
+        steps.setdefault((hit["flow"], _step_words(flows[hit["flow"]].nodes[hit["node"]])), []).append(hit)
     if not steps:
         return ()
     headings = {**_headings(served, {h["section"] for h in hits}), **_headings(staged, {h["section"] for h in hits})}
     titles = {doc_id: e.get("title", doc_id) for doc_id, e in {**before.get("documents", {}), **after.get("documents", {})}.items()}
     out = []
-    for (flow_id, node_id), cites in steps.items():
+    for (flow_id, step), cites in steps.items():
         flow = flows[flow_id]
-        node = flow.nodes[node_id]
-        step = node.question or node.outcome or node.protocol
         named = []
         for cite in cites:
             doc_id = cite["section"].split("#", 1)[0]
             label = f"“{headings.get(cite['section'], OPENING_TEXT)}” in “{titles.get(doc_id, doc_id)}”"
             if label not in named:
                 named.append(label)
-        out.append(FlowStep(flow.title, " ".join(step.split()), tuple(named), any(c["change"] == "removed" for c in cites)))
+        out.append(FlowStep(flow.title, step, tuple(named), any(c["change"] == "removed" for c in cites)))
     return tuple(out)
+
+
+def dropped_flows(
+    served_flows, staged_flows, offered: set[str], sections: Mapping[str, str], problems: Iterable, served: Generation | None, staged: Generation
+) -> tuple[DroppedFlow, ...]:
+    """The flows served now (`served_flows`) that the staged version would not offer (not in
+    `offered`, the ids of `staged_flows` that are valid against its text `sections`), by title, each
+    with the steps that stop it: a quoted sentence or a cited section gone, an answer leading into
+    another flow that goes too, or (named by the flow check, `problems`) anything else."""
+    gone = sorted((f for f in served_flows if f not in offered), key=lambda f: served_flows[f].title.lower())
+    if not gone:
+        return ()
+    cited = {c.section for f in gone if f in staged_flows for node in staged_flows[f].nodes.values() for c in node.cites}
+    headings = {**_headings(served, cited), **_headings(staged, cited)}
+    titles = {doc_id: e.get("title", doc_id) for doc_id, e in {**_manifest(served).get("documents", {}), **_manifest(staged).get("documents", {})}.items()}
+
+    def section_words(section_id: str) -> str:
+        doc_id = section_id.split("#", 1)[0]
+        return f"“{headings.get(section_id, OPENING_TEXT)}” in “{titles.get(doc_id, 'a document no longer in the index')}”"
+
+    out = []
+    for flow_id in gone:
+        if flow_id not in staged_flows:
+            out.append(DroppedFlow(served_flows[flow_id].title, (DropReason("", "it is not among this version's guided flows (its file was removed)"),)))
+            continue
+        flow = staged_flows[flow_id]
+        reasons: list[DropReason] = []
+        for node in flow.nodes.values():
+            step = _step_words(node)
+            for cite in node.cites:
+                text = sections.get(cite.section)
+                if text is None:
+                    reasons.append(DropReason(step, f"cites {section_words(cite.section)}, which this version no longer has"))
+                elif cite.quote and " ".join(cite.quote.split()) not in " ".join(text.split()):
+                    reasons.append(DropReason(step, f"quotes “{_shortened(cite.quote)}”, which is no longer in {section_words(cite.section)}"))
+            for option in node.options:
+                target = option.goto.split("#", 1)[0]
+                if option.goto and target not in offered:
+                    into = staged_flows[target].title if target in staged_flows else served_flows[target].title if target in served_flows else "another flow"
+                    reasons.append(DropReason(step, f"leads (answer “{option.label}”) into the flow “{into}”, which would no longer be offered either"))
+        named = {r.step for r in reasons}
+        for problem in problems:  # anything else the flow check finds in this flow's file
+            if problem.file != Path(flow.path or f"{flow.id}.yaml").name:
+                continue
+            node = flow.nodes.get(problem.node)
+            step = _step_words(node) if node is not None else ""
+            if (step and step not in named) or not (step or reasons):
+                reasons.append(DropReason(step, "has a problem that the flow check names" if step else "its file has a problem that the flow check names"))
+                named.add(step)
+        out.append(DroppedFlow(flow.title, tuple(dict.fromkeys(reasons))))  # each reason once, in the flow's order
+    return tuple(out)
+
+
+def _step_words(node) -> str:
+    """A flow step as its users read it: its question, or for an outcome what it tells them."""
+    return " ".join((node.question or node.outcome or node.protocol or "").split())
+
+
+def _shortened(quote: str, limit: int = 140) -> str:
+    words = " ".join(quote.split())
+    return words if len(words) <= limit else words[:limit].rsplit(" ", 1)[0] + "…"
 
 
 def _headings(gen: Generation | None, section_ids: set[str]) -> dict[str, str]:

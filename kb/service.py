@@ -7,8 +7,10 @@ action it runs (re-index, publish, rollback, corpus restore) is recorded once in
 
 The publish gate: a staged version is published only while it matches the corpus (no document
 saved, added or deleted since it was built, `kb.review.corpus_drift`), only while it is still the
-one waiting (not published by someone else already, nor replaced by a newer re-index), and not
-when it would stop offering a guided flow users have now, unless the editor says why.
+one waiting (not published by someone else already, nor replaced by a newer re-index, nor rolled
+back from), and not when it would stop offering a guided flow users have now, unless the editor
+says why (the flows it would drop are named, by title, in the report beside Publish and in the
+refusal alike).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from functools import cached_property
 from pathlib import Path
 
@@ -36,7 +38,7 @@ from kb.index.indexer import FlowSnapshot, Indexer, IndexReport
 from kb.index.pipelines import point_alias
 from kb.index.searcher import Passage, Searcher
 from kb.language import SHIPPED_DIR, Language, language_dir, load_language
-from kb.review import CorpusDrift, StagedReview, VersionName, corpus_drift, review_staged, served_name, staged_name
+from kb.review import AUDIT_LOOKBACK, CorpusDrift, DroppedFlow, StagedReview, VersionName, built_name, corpus_drift, dropped_flows, review_staged, served_name, staged_name
 from kb.safety import Safety
 
 log = logging.getLogger(__name__)
@@ -158,8 +160,23 @@ class KnowledgeBase:
         return self.index(progress=progress, editor="The assistant itself", reason="there was no index yet")
 
     def staged(self) -> Generation | None:
-        """The newest complete generation newer than the served one (built, not published), or None."""
-        return self.generations.staged()
+        """The version waiting to be published: the newest complete generation newer than the
+        served one (built, not published), or None. A generation rolled back from is newer than
+        the served one too, but it is not offered again: a re-index builds a new version."""
+        gen = self.generations.staged()
+        return None if gen is None or self._rolled_back_from(gen) else gen
+
+    def _rolled_back_from(self, gen: Generation) -> bool:
+        """`gen` served, and a rollback replaced it since it was built. From the audit log, newest
+        first: a rollback from its name before any re-index that built it, since a generation
+        removed after a rollback leaves its name to the next one built (times there are to the
+        second, too coarse to tell the two apart)."""
+        for entry in self.audit.read(AUDIT_LOOKBACK):
+            if entry.action is Action.ROLLED_BACK and entry.previous == gen.name:
+                return True
+            if entry.action is Action.REINDEXED and entry.generation == gen.name and entry.previous != gen.name:
+                return False
+        return False
 
     def corpus_drift(self, generation: str | None = None) -> CorpusDrift:
         """How the corpus folder differs from the files the served version (or the named one) was
@@ -173,11 +190,16 @@ class KnowledgeBase:
         """The report of the version waiting to be published, against the one serving now: what
         publishing it changes, in words, and whether it still matches the corpus. None when no
         version is waiting."""
-        staged = self.generations.staged()
+        staged = self.staged()
         if staged is None:
             return None
         served = self.generations.whole_current_or_none()
-        return review_staged(staged, served, self._flows_in(staged), self.corpus_drift(staged.name), self.audit)
+        try:
+            dropped = self.flows_publishing_would_drop(staged.name)
+        except (sqlite3.DatabaseError, OSError) as exc:  # a damaged chunk table: the report says less, the publish gate still holds
+            log.warning("could not check which flows publishing %s would drop: %s", staged.name, exc)
+            dropped = ()
+        return review_staged(staged, served, self._flows_in(staged), self.corpus_drift(staged.name), self.audit, dropped)
 
     def version_name(self, generation: str) -> VersionName:
         """A version as editors know it: 'published 2 December 2026 at 15:40 by Sam' (served now or
@@ -188,6 +210,21 @@ class KnowledgeBase:
             return staged_name(gen, self.audit)
         return served_name(gen, self.audit)
 
+    def built_names(self, generations: Iterable[str]) -> dict[str, VersionName]:
+        """Index versions by when they were built and by whom ('built 2 December 2026 at 15:40 by
+        Sam'), the ones no longer kept too (from the audit log's re-index that built them); for the
+        audit log in words, where a version's name must not change as it is published or rolled back."""
+        names = set(generations)
+        entries = self.audit.read(AUDIT_LOOKBACK) if names else []
+        out = {}
+        for name in names:
+            try:
+                gen = self.generations.get(name)
+            except KBError:  # not a generation name: said as it is
+                gen = None
+            out[name] = built_name(name, gen, entries)
+        return out
+
     def served_version(self) -> VersionName | None:
         """The version answering questions, named for editors; None when none is (or it is damaged)."""
         served = self.generations.whole_current_or_none()
@@ -197,19 +234,25 @@ class KnowledgeBase:
         """`editor`'s unsaved drafts, kept on disk (see `kb.drafts`)."""
         return DraftStore(self.settings.data_dir, editor)
 
-    def flows_publishing_would_drop(self, name: str) -> list:
-        """The problems of flows served now that would no longer be served if `name` were
-        published (a quoted sentence gone, a cited section removed): the publish gate."""
+    def flows_publishing_would_drop(self, name: str) -> tuple[DroppedFlow, ...]:
+        """The flows served now that would no longer be offered if `name` were published, by
+        title, each with the steps that stop it (a quoted sentence gone, a cited section removed,
+        an answer leading into another flow that goes too): the publish gate, and its report."""
+        return self._flow_gate(name)[0]
+
+    def _flow_gate(self, name: str) -> tuple[tuple[DroppedFlow, ...], list]:
+        """(the flows publishing `name` would stop offering, the flow check's problems in their files)."""
         if self.generations.current_name() is None:
-            return []  # nothing is served yet, so no flow can be dropped
-        served = set(self.flows)
-        staged = self._flows_in(self.generations.get(name))
-        offered, problems = staged.valid(self.section_texts(name), set(self.contacts))
-        dropped = sorted(served - set(offered.ids()))
+            return (), []  # nothing is served yet, so no flow can be dropped
+        served, staged_gen = self.flows, self.generations.get(name)
+        staged = self._flows_in(staged_gen)
+        sections = self.section_texts(name)
+        offered, problems = staged.valid(sections, set(self.contacts))
+        dropped = dropped_flows(served, staged, set(offered.ids()), sections, problems, self.generations.whole_current_or_none(), staged_gen)
         if not dropped:
-            return []
-        files = {Path(staged[f].path).name for f in dropped if f in set(staged.ids())}
-        return [p for p in problems if p.file in files] or [f"the flow {f!r} would no longer be offered" for f in dropped]
+            return (), []
+        files = {Path(staged[f].path).name for f in set(served) - set(offered.ids()) if f in staged}
+        return dropped, [p for p in problems if p.file in files]
 
     def publish(self, name: str | None = None, despite: str = "", editor: str = "") -> tuple[str | None, str]:
         """Serve a staged generation: `name`, or the newest staged one. Returns (was serving, now serving).
@@ -219,19 +262,19 @@ class KnowledgeBase:
         newer re-index. Refused (FlowGateError) when it would stop serving a flow that is served
         now, unless `despite` says why (the reason is logged, and kept in the audit log with
         `editor`'s name)."""
-        target = name or getattr(self.generations.staged(), "name", None)
+        target = name or getattr(self.staged(), "name", None)
         if target is not None:
             self._check_waiting(target)
             self._check_matches_corpus(target)
-        dropped = self.flows_publishing_would_drop(target) if target is not None else []
+        dropped, problems = self._flow_gate(target) if target is not None else ((), [])
         if dropped and not despite.strip():
-            raise FlowGateError(target, dropped)
+            raise FlowGateError(target, list(dropped), problems)
         if dropped:
             log.warning("publishing %s despite flow problems, because: %s", target, " ".join(despite.split())[:300])
         with self.generations.lock():
             served = self.generations.current_name()
             if name is None:
-                gen = self.generations.staged()
+                gen = self.staged()
                 if gen is None:
                     serving = f"serving {served}" if served else "no index is served yet"
                     raise KBError(f"no staged index generation to publish ({serving}); run 'kb index --stage' to build one")
@@ -247,11 +290,13 @@ class KnowledgeBase:
         """The staged generation `name`, or VersionGoneError saying what became of it."""
         gen = self.generations.get(name)
         served = self.generations.current_name()
-        staged = getattr(self.generations.staged(), "name", None)
+        staged = getattr(self.staged(), "name", None)
         if not gen.is_complete():
             raise VersionGoneError(name, f"{name} is not a complete index generation (a later re-index may have replaced it); re-index to build a new one", served, staged)
         if served is not None and gen.number <= self.generations.get(served).number:
             raise VersionGoneError(name, f"{name} is not newer than the served generation {served}; use 'kb index --rollback' to go back", served, staged)
+        if self._rolled_back_from(gen):
+            raise VersionGoneError(name, f"{name} was rolled back from, so it is not published again; re-index ('kb index --stage') to build a new version", served, staged)
         return gen
 
     def _check_matches_corpus(self, name: str) -> None:
@@ -280,7 +325,7 @@ class KnowledgeBase:
         """After a rollback: put the corpus documents back to `generation`'s text (from their
         histories), so the next re-index does not bring back what was rolled back."""
         files = self.generations.get(generation).manifest().get("files") or {}
-        reason = reason or f"rolled back to {generation}"
+        reason = reason or f"rolled back to the version {self.built_names([generation])[generation]}"
         put_back = editor_ops.restore_corpus(self.settings, files, editor=editor, reason=reason)  # each document's change is recorded as it is made
         if put_back.changed:
             self.audit.record(Action.CORPUS_RESTORED, editor, generation=generation, reason=reason)
@@ -300,7 +345,7 @@ class KnowledgeBase:
 
     def status(self) -> dict:
         """The served generation and its size; `problem` says what is wrong when it is damaged."""
-        staged = self.generations.staged()
+        staged = self.staged()
         base = {"generation": None, "documents": 0, "chunks": 0, "staged": staged.name if staged else None, "problem": None}
         try:
             gen = self.generations.current()

@@ -142,6 +142,18 @@ def test_each_entry_reads_in_plain_words(entry, words):
     assert entry.describe() == words
 
 
+def test_an_entry_names_index_versions_as_it_is_told():
+    """The Editor page names versions by when they were built and by whom, never gen-000004."""
+    names = {"gen-000003": "the version built 2 December 2026 at 15:40 by Ann", "gen-000002": "the version built 1 December 2026 at 09:05 by Sam"}
+    published = Entry("t", "Sam", Action.PUBLISHED, generation="gen-000003", previous="gen-000002")
+    assert published.describe(names.__getitem__) == "Sam published the version built 2 December 2026 at 15:40 by Ann instead of the version built 1 December 2026 at 09:05 by Sam."
+    rolled = Entry("t", "Kim", Action.ROLLED_BACK, generation="gen-000002", previous="gen-000003")
+    assert rolled.describe(names.__getitem__) == "Kim rolled back from the version built 2 December 2026 at 15:40 by Ann to the version built 1 December 2026 at 09:05 by Sam."
+    same = Entry("t", "Sam", Action.REINDEXED, generation="gen-000002", previous="gen-000002")
+    assert same.describe(names.__getitem__) == "Sam re-indexed; nothing had changed, so the version built 1 December 2026 at 09:05 by Sam kept serving."
+    assert "gen-0" not in published.describe(names.__getitem__) + rolled.describe(names.__getitem__)
+
+
 # each editor action, recorded once by the library
 
 

@@ -57,6 +57,47 @@ def test_two_editors_on_one_document_the_second_save_is_refused_with_both_versio
     assert editor.document_history(settings).text(NAME, 2) == first, "Ann's version is kept even though Bob saved over it"
 
 
+def test_a_refused_save_says_who_made_the_version_in_the_corpus_and_when(settings):
+    opened = editor.read_document(settings, NAME)
+    base = editor.base_of(opened)
+    saved = editor.write_document(settings, NAME, edited(opened, "Ann's paragraph."), base=base, editor="Ann", reason="adds a paragraph")
+    assert (saved.replaced, saved.version) == (True, 2), "version 1 is the text found before Ann's save"
+    with pytest.raises(EditConflictError) as refused:
+        editor.write_document(settings, NAME, edited(opened, "Bob's paragraph."), base=base, editor="Bob")
+    theirs = refused.value.theirs_version
+    assert (theirs.number, theirs.action, theirs.editor, theirs.reason) == (2, "saved", "Ann", "adds a paragraph")
+    assert theirs.at == editor.history_of(settings, NAME)[0].at, "the time her version was kept"
+
+    by_hand = edited(editor.read_document(settings, NAME), "Typed on the server.")
+    (Path(settings.corpus_dir) / NAME).write_text(by_hand)
+    with pytest.raises(EditConflictError) as outside:
+        editor.write_document(settings, NAME, edited(opened, "Bob's paragraph."), base=base, editor="Bob")
+    assert outside.value.theirs_version is None, "changed outside the Editor: its history cannot say who"
+
+    editor.delete_document(settings, NAME, editor="Cy", reason="out of date")
+    with pytest.raises(EditConflictError) as deleted:
+        editor.write_document(settings, NAME, edited(opened, "Bob's paragraph."), base=base, editor="Bob")
+    assert (deleted.value.theirs, deleted.value.theirs_version.action, deleted.value.theirs_version.editor) == (None, "deleted", "Cy")
+
+
+def test_a_restore_keeps_the_reason_given_or_says_which_version_in_the_history_and_the_audit_log(settings, monkeypatch):
+    from kb.audit import Action, AuditLog
+
+    monkeypatch.setenv("KB_CORPUS_DIR", str(settings.corpus_dir))
+    monkeypatch.setenv("KB_DATA_DIR", str(settings.data_dir))
+    original = editor.read_document(settings, NAME)
+    editor.write_document(settings, NAME, edited(original, "A change."), editor="Ann", reason="a change")
+    runner = CliRunner()
+    given = runner.invoke(main, ["docs", "restore", NAME, "1", "--editor", "Bob", "--reason", "the change was wrong"])
+    assert given.exit_code == 0 and "as its newest version, version 3" in given.output, given.output
+    omitted = runner.invoke(main, ["docs", "restore", NAME, "2", "--editor", "Bob"])
+    assert omitted.exit_code == 0, omitted.output
+    assert [(v.number, v.restored_from, v.reason) for v in editor.history_of(settings, NAME)[:2]] == [(4, 2, "restored version 2"), (3, 1, "the change was wrong")]
+    restores = [(e.editor, e.document, e.reason) for e in AuditLog(settings.data_dir).read() if e.action is Action.RESTORED]
+    assert restores == [("Bob", NAME, "restored version 2"), ("Bob", NAME, "the change was wrong")]
+    assert "restored version VERSION" in runner.invoke(main, ["docs", "restore", "--help"]).output, "the default is documented"
+
+
 def test_a_new_document_refuses_to_overwrite_one_created_meanwhile(settings):
     text = (PROJECT_ROOT / "corpus" / NAME).read_text(encoding="utf-8")
     with pytest.raises(EditConflictError):

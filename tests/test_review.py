@@ -16,7 +16,7 @@ import pytest
 from click.testing import CliRunner
 
 from kb.config import PROJECT_ROOT, Settings
-from kb.errors import StagedOutOfDateError, VersionGoneError
+from kb.errors import KBError, StagedOutOfDateError, VersionGoneError
 from kb.review import Change, corpus_drift, time_in_words, word_difference
 
 HEAD_LICE = "head-lice.md"
@@ -255,3 +255,176 @@ def test_kb_index_stage_says_what_publishing_changes_in_words(settings: Settings
     assert "  section changed: “Could head lice ever be a sign of neglect?” (was “When might head lice be a sign of neglect?”)" in words
     assert "Flow “I'm worried a child is being neglected”, step “Which best describes the head lice?”: cited text removed" in words
     assert not SECTION_ID.search(words) and "gen-0" not in words
+
+
+# the guided flows publishing would stop offering: the same list in the report and at the gate
+
+NITS_FLOW = """id: lice-at-club
+title: Nits at the club
+description: Head lice at the club.
+start: danger
+nodes:
+  danger:
+    safety_first: true
+    question: Is the child in immediate danger, or seriously hurt, right now?
+    cites:
+      - section: head-lice#are-head-lice-a-safeguarding-concern
+        quote: "Staff and volunteers should not treat an ordinary case of head lice as a child protection matter."
+    options:
+      - label: "Yes"
+        next: call-999
+      - label: "No"
+        next: tell-parents
+  call-999:
+    outcome: Call 999 now
+    protocol: Immediate danger
+    actions: [Call 999.]
+    timescale: Now
+    contacts: [emergency-999]
+    cites:
+      - section: head-lice#are-head-lice-a-safeguarding-concern
+  tell-parents:
+    outcome: Let the parents know discreetly
+    protocol: Head lice
+    actions: [Tell the parents discreetly.]
+    timescale: Today
+    cites:
+      - section: head-lice#what-should-staff-do-when-a-child-has-head-lice
+"""
+CLUB_FLOW = """id: any-worry
+title: Worried at the club
+description: Any worry at the club.
+start: danger
+nodes:
+  danger:
+    safety_first: true
+    question: Is anyone in immediate danger right now?
+    cites:
+      - section: responding-to-a-disclosure#what-should-i-do-if-a-child-tells-me-they-are-being-hurt
+    options:
+      - label: "Yes"
+        next: call-999
+      - label: "No, it is about head lice"
+        goto: lice-at-club
+  call-999:
+    outcome: Call 999 now
+    protocol: Immediate danger
+    actions: [Call 999.]
+    timescale: Now
+    contacts: [emergency-999]
+    cites:
+      - section: responding-to-a-disclosure#what-should-i-do-if-a-child-tells-me-they-are-being-hurt
+"""
+NITS_STEP = "Is the child in immediate danger, or seriously hurt, right now?"
+FLOW_IDS = re.compile(r"lice-at-club|any-worry|\.yaml|node '|call-999|tell-parents")
+
+
+@pytest.fixture
+def flows_served(settings: Settings, small_corpus: Path, monkeypatch):
+    """The small corpus with two flows of its own, both served: 'Worried at the club' leads into 'Nits at the club'."""
+    from kb.index.indexer import Indexer
+    from kb.index.searcher import Searcher
+    from kb.service import KnowledgeBase
+
+    monkeypatch.setattr(Searcher, "warm_up", lambda self: (_ for _ in ()).throw(AssertionError("no model is needed")))
+    (small_corpus / "flows").mkdir()
+    (small_corpus / "flows" / "lice-at-club.yaml").write_text(NITS_FLOW)
+    (small_corpus / "flows" / "any-worry.yaml").write_text(CLUB_FLOW)
+    kb = KnowledgeBase(settings)
+    kb.__dict__["indexer"] = Indexer(settings, embedder=DigestEmbedder())
+    kb.index(editor="Sam")
+    assert {kb.flows[f].title for f in kb.flows} == {"Nits at the club", "Worried at the club"}
+    yield kb
+    kb.close()
+
+
+def test_the_report_and_the_gate_name_every_flow_publishing_would_drop_by_title_and_question(flows_served, small_corpus: Path):
+    from kb.cli import main
+    from kb.errors import FlowGateError
+
+    lice = small_corpus / HEAD_LICE
+    lice.write_text(lice.read_text().replace(OLD_SENTENCE, NEW_SENTENCE))  # the sentence 'Nits at the club' quotes is gone
+    staged = flows_served.index(publish=False, editor="Ann").generation
+
+    review = flows_served.staged_review()
+    assert [f.flow for f in review.dropped_flows] == ["Nits at the club", "Worried at the club"], "the flow leading into a dropped one goes too"
+    nits, club = review.dropped_flows
+    (quote_gone,) = nits.reasons
+    assert quote_gone.step == NITS_STEP
+    assert str(quote_gone) == (
+        f"the step “{NITS_STEP}” quotes “{OLD_SENTENCE}”, which is no longer in “Are head lice a safeguarding concern?” in “Head lice and when they may signal neglect”"
+    )
+    assert [str(r) for r in club.reasons] == [
+        "the step “Is anyone in immediate danger right now?” leads (answer “No, it is about head lice”) into the flow “Nits at the club”, which would no longer be offered either"
+    ]
+
+    with pytest.raises(FlowGateError) as refused:
+        flows_served.publish(staged, editor="Ann")
+    assert refused.value.flows == list(review.dropped_flows), "the gate refuses on exactly the flows the report lists"
+    message = str(refused.value)
+    assert "would stop offering a guided flow that users have now, 2 in all: “Nits at the club”: the step “Is the child in immediate danger" in message
+    assert "“Worried at the club”: the step “Is anyone in immediate danger right now?” leads" in message
+    words = "\n".join([message, *review.lines(), *(str(f) for f in review.dropped_flows)])
+    assert not SECTION_ID.search(words) and not FLOW_IDS.search(words), "flows by title, steps by question, never by ids"
+    assert "Would stop offering the guided flow “Nits at the club”: the step “Is the child in immediate danger" in "\n".join(review.lines())
+
+    env = {"KB_CORPUS_DIR": str(small_corpus), "KB_DATA_DIR": str(flows_served.settings.data_dir)}
+    result = CliRunner().invoke(main, ["index", "--publish"], env=env)
+    assert result.exit_code == 1 and "2 in all: “Nits at the club”" in result.output and "“Worried at the club”" in result.output
+    assert flows_served.generations.current_name() != staged, "nothing was published"
+
+
+def test_a_flow_that_keeps_its_quotes_is_not_listed_as_dropped(flows_served, small_corpus: Path):
+    edit = small_corpus / "responding-to-a-disclosure.md"
+    edit.write_text(edit.read_text() + "\n## Is there a leaflet?\n\nAsk the Designated Safeguarding Lead for one.\n")
+    staged = flows_served.index(publish=False, editor="Ann").generation
+    assert flows_served.staged_review().dropped_flows == ()
+    assert flows_served.publish(staged, editor="Ann")[1] == staged, "nothing is dropped, so nothing is refused"
+
+
+# a rollback
+
+def test_the_version_rolled_back_from_is_not_offered_again_until_a_new_reindex(service, small_corpus: Path):
+    from kb import editor
+
+    original = (small_corpus / HEAD_LICE).read_text()
+    edit_head_lice(small_corpus)
+    changed = (small_corpus / HEAD_LICE).read_text()
+    (small_corpus / HEAD_LICE).write_text(original)
+    editor.write_document(service.settings, HEAD_LICE, changed, editor="Ann", reason="the head lice chapter rewritten")  # through the Editor: kept in its history
+    edited = service.index(publish=False, editor="Ann").generation
+    service.publish(edited, editor="Ann")
+    _was, now = service.rollback(editor="Bob")
+    assert service.restore_corpus_to(now, editor="Bob").restored == (HEAD_LICE,)
+
+    assert service.staged() is None and service.staged_review() is None, "not waiting to be published"
+    assert service.status()["staged"] is None
+    with pytest.raises(VersionGoneError, match="rolled back from, so it is not published again"):
+        service.publish(edited, editor="Bob")
+    with pytest.raises(KBError, match="no staged index generation to publish"):
+        service.publish(editor="Bob")
+    assert service.generations.current_name() == now
+
+    assert service.index(publish=False, editor="Bob").generation == now, "nothing changed: the version rolled back from is removed"
+    (small_corpus / "kite-flying.md").write_text(KITES)  # a new change, re-indexed: that version is offered
+    rebuilt = service.index(publish=False, editor="Bob").generation
+    assert rebuilt == edited, "built under the name the removed one had"
+    assert service.staged_review().generation == rebuilt and service.staged_review().publishable, "a new version, however it is named"
+    assert service.publish(rebuilt, editor="Bob")[1] == rebuilt
+
+
+# versions in the audit log, by when they were built and by whom
+
+def test_versions_are_named_by_when_they_were_built_and_by_whom_even_once_no_longer_kept(service, small_corpus: Path):
+    first = service.generations.current_name()
+    edit_head_lice(small_corpus)
+    second = service.index(publish=False, editor="Ann").generation
+    names = service.built_names([first, second])
+    assert str(names[first]).startswith("built ") and str(names[first]).endswith(" by Sam")
+    assert str(names[second]).startswith("built ") and str(names[second]).endswith(" by Ann")
+    assert "UTC" not in str(names[second]) and "gen-0" not in str(names[second])
+
+    shutil.rmtree(service.generations.get(second).path)  # pruned: the audit log's re-index still says when and by whom
+    gone = service.built_names([second])[second]
+    assert gone.at and gone.editor == "Ann"
+    assert not service.built_names(["gen-000099"])["gen-000099"].at, "a version nothing says anything about"

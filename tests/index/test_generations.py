@@ -85,7 +85,7 @@ def test_publish_serves_the_newest_staged_generation_and_keeps_the_served_one_fo
     assert service.staged() is None
     assert [g.name for g in service.generations.all()] == ["gen-000001", "gen-000003"], "the never-served gen-000002 is dropped"
     assert service.rollback() == ("gen-000003", "gen-000001")
-    assert service.status()["staged"] == "gen-000003", "rolled back from: newer than the served one, so it can be published again"
+    assert service.status()["staged"] is None and service.staged() is None, "rolled back from: newer than the served one, but not offered again"
 
 
 def test_publish_a_named_staged_generation(service_with):

@@ -50,6 +50,7 @@ CHOICES = {
     "editor_reason",
     "editor_delete_reason",
     f"editor_history_{DOCUMENT}",
+    f"editor_restore_reason_{DOCUMENT}",
     "editor_upload_1",
 }  # inputs the actions read
 

@@ -3,7 +3,6 @@ st.navigation; the browser test covers the whole app)."""
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import re
 from pathlib import Path
@@ -11,6 +10,9 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from kb import editor
+from kb.config import Settings
+from kb.review import time_in_words
 from ui.common import FOOTER, date_in_words, md_text, md_with_phones, quoted_passage_html
 
 PAGES = Path(__file__).resolve().parents[2] / "ui" / "views"
@@ -297,7 +299,7 @@ def test_editor_upload_review_save_reindex_publish_and_roll_back(app_index):
 
     at.text_area(key="editor_draft_text").input(draft.replace("REPLACE-WITH-THE-PUBLIC-WEB-ADDRESS-THIS-IS-BASED-ON", "https://example.org/kites"))
     at.button(key="editor_save").click().run()
-    assert "Saved kite-flying.md" in plain(at.success[0].value)
+    assert plain(at.success[0].value).startswith("Saved kite-flying.md (“Kite flying at youth clubs”) as version 1.")
     assert (corpus / "kite-flying.md").exists()
 
     assert not any("Kite flying" in t for t in cited_titles(KITES_QUESTION))
@@ -323,10 +325,12 @@ def test_editor_upload_review_save_reindex_publish_and_roll_back(app_index):
     assert plain(at.success[0].value).startswith("Rolled back: answers come again from the version ")
     assert "deleted, kept in their history: kite-flying.md" in plain(at.success[0].value), "the rollback puts the documents back too"
     assert not any("Kite flying" in t for t in cited_titles(KITES_QUESTION))
-    assert "This version cannot be published." in texts(at), "the version rolled back from no longer matches the documents"
-    assert "deleted since: “Kite flying at youth clubs” (kite-flying.md)" in texts(at)
-    assert "editor_publish" not in [b.key for b in at.button]
-    at.button(key="editor_reindex_stale").click().run()
+    assert "Waiting to be published" not in [h.value for h in at.subheader], "the version rolled back from is not offered again"
+    assert "This version cannot be published." not in texts(at)
+    assert "editor_publish" not in [b.key for b in at.button] and "editor_reindex_stale" not in [b.key for b in at.button]
+    at.run()  # and not after a reload either
+    assert "Waiting to be published" not in [h.value for h in at.subheader] and "editor_publish" not in [b.key for b in at.button]
+    at.button(key="editor_reindex").click().run()
     assert not at.exception
     assert "Nothing changed since the version serving answers" in texts(at), "the documents are the served version's again"
     assert "editor_publish" not in [b.key for b in at.button] and "editor_reindex_stale" not in [b.key for b in at.button]
@@ -359,8 +363,9 @@ def test_editor_says_a_plain_text_password_is_for_development_and_shows_recent_a
     at = unlocked_editor("Sam Editor")  # the secret editor_password: plain text
     assert "The Editor password is set in plain text (the secret `editor_password`), which is meant for development" in texts(at)
     (recent,) = [e for e in at.expander if e.label.startswith("Recent editor actions")]
-    assert plain(recent.markdown[0].value).startswith(f"- {date_in_words(dt.datetime.now(dt.UTC).date().isoformat())} at "), "dates in words"
-    assert plain(recent.markdown[0].value).splitlines()[0].endswith("UTC: Sam Editor unlocked the Editor."), "newest first"
+    first = plain(recent.markdown[0].value).splitlines()[0]
+    assert re.fullmatch(r"- \d{1,2} [A-Z][a-z]+ \d{4} at \d\d:\d\d: Sam Editor unlocked the Editor\.", first), f"newest first, the time in words: {first}"
+    assert "UTC" not in recent.markdown[0].value, "times on the partnership's clock"
 
     at = page("editor")
     at.secrets["editor_password_hash"] = hash_password("a hashed password")
@@ -375,13 +380,13 @@ def test_editor_says_a_plain_text_password_is_for_development_and_shows_recent_a
     assert not at.exception and at.file_uploader, "unlocked by the salted hash"
     assert "plain text" not in texts(at) and "SHA-256" not in texts(at), "a salted hash needs no warning"
     (recent,) = [e for e in at.expander if e.label.startswith("Recent editor actions")]
-    newest = [line.split(" UTC: ", 1)[1] for line in plain(recent.markdown[0].value).splitlines()[:3]]
+    newest = [re.sub(r"^- \d{1,2} [A-Z][a-z]+ \d{4} at \d\d:\d\d: ", "", line) for line in plain(recent.markdown[0].value).splitlines()[:3]]
     assert newest == ["Kim Editor unlocked the Editor.", "A wrong Editor password was given, under the name Kim Editor.", "Sam Editor unlocked the Editor."]
 
 
 @pytest.mark.slow
 def test_two_editors_on_one_document_nothing_is_lost(app_index):
-    corpus, _data = app_index
+    corpus, data = app_index
     name = "head-lice.md"
     ann, bob = unlocked_editor("Ann"), unlocked_editor("Bob")
     original = open_document(ann, name)
@@ -390,32 +395,43 @@ def test_two_editors_on_one_document_nothing_is_lost(app_index):
     ann.text_area(key="editor_draft_text").input(original + "\nAnn's paragraph.\n")
     ann.text_input(key="editor_reason").input("adds Ann's paragraph")
     ann.button(key="editor_save").click().run()
-    assert "Replaced head-lice.md" in plain(ann.success[0].value)
+    saved = plain(ann.success[0].value)
+    assert re.match(rf"Saved head-lice\.md \(“{LICE_TITLE}”\) as version \d+\. Re-index below", saved), saved
+    assert "Replaced" not in saved, "an ordinary save is a save"
+    ann_version = editor.history_of(Settings.from_env(environ={}, corpus_dir=corpus, data_dir=data), name)[0]
 
-    bob.text_area(key="editor_draft_text").input(original + "\nBob's paragraph.\n")
+    bob.text_area(key="editor_draft_text").input(original + "\n" + "Bob's paragraph, " + "long " * 60 + "enough to need wrapping.\n")
     bob.button(key="editor_save").click().run()
     assert not bob.exception
     assert "changed by someone else after you started editing it, so nothing was saved" in plain(bob.error[0].value)
     assert "Ann's paragraph." in (corpus / name).read_text(), "Ann's save is still there"
-    difference = next(c.value for c in bob.code if "+++ yours" in c.value)
-    assert "-Ann's paragraph." in difference and "+Bob's paragraph." in difference, "both versions are shown"
-    assert bob.text_area(key="editor_draft_text").value.endswith("Bob's paragraph.\n"), "Bob's draft is kept"
+    who = next(plain(m.value) for m in bob.markdown if "changed after you opened it." in m.value)
+    assert f"Ann saved this version on {time_in_words(ann_version.at)} (“adds Ann's paragraph”)." in who, "who saved the other version, and when (UK time)"
+    (shown,) = [c for c in bob.code if "+++ yours" in c.value]
+    assert "-Ann's paragraph." in shown.value and "+Bob's paragraph, long" in shown.value, "both versions are shown"
+    assert shown.proto.wrap_lines, "long lines wrap: no scrolling sideways to read them"
+    assert bob.text_area(key="editor_draft_text").value.endswith("enough to need wrapping.\n"), "Bob's draft is kept"
 
     bob.button(key="editor_save_over").click().run()
-    assert "Replaced head-lice.md" in plain(bob.success[0].value)
-    assert "Bob's paragraph." in (corpus / name).read_text()
+    assert plain(bob.success[0].value).startswith("Saved head-lice.md (“") and "Replaced" not in plain(bob.success[0].value)
+    assert "Bob's paragraph" in (corpus / name).read_text()
 
     bob.selectbox(key="editor_chosen").select(name).run()
     history = [plain(m.value) for m in bob.markdown if m.value.startswith("**Version")]
     assert history[0].startswith("**Version 3** · saved by Bob") and "saved by Ann" in history[1] and "adds Ann's paragraph" in history[1]
     bob.selectbox(key=f"editor_history_{name}").select(3).run()
     change = next(c.value for c in bob.code if "+++ version 3" in c.value)
-    assert "--- version 2" in change and "+Bob's paragraph." in change, "a version is compared with the one just before it"
+    assert "--- version 2" in change and "+Bob's paragraph" in change, "a version is compared with the one just before it"
     assert "Ann's paragraph." not in change.replace("-Ann's paragraph.", ""), "Ann's change is not shown as Bob's"
     bob.selectbox(key=f"editor_history_{name}").select(2).run()
+    bob.text_input(key=f"editor_restore_reason_{name}").input("Ann's paragraph was the right one")
     bob.button(key=f"editor_restore_{name}").click().run()
     assert "Restored version 2 of head-lice.md" in plain(bob.success[0].value)
-    assert "Ann's paragraph." in (corpus / name).read_text() and "Bob's paragraph." not in (corpus / name).read_text()
+    assert "Ann's paragraph." in (corpus / name).read_text() and "Bob's paragraph" not in (corpus / name).read_text()
+    history = [plain(m.value) for m in bob.markdown if m.value.startswith("**Version")]
+    assert history[0].startswith("**Version 4** · restored, from version 2 by Bob on ") and history[0].endswith(": Ann's paragraph was the right one"), "the reason is kept"
+    (recent,) = [e for e in bob.expander if e.label.startswith("Recent editor actions")]
+    assert plain(recent.markdown[0].value).splitlines()[0].endswith("Bob restored an earlier version of head-lice.md: Ann's paragraph was the right one.")
     bob.selectbox(key=f"editor_history_{name}").select(1).run()
     bob.button(key=f"editor_restore_{name}").click().run()
     assert (corpus / name).read_text() == original, "the text as it was before either editor is kept too"
@@ -547,3 +563,69 @@ def test_an_unsaved_draft_is_offered_after_unlocking_again(app_index):
     again.button(key="editor_discard").click().run()
     assert not kept.exists(), "a discarded draft is gone from the disk too"
     assert "unsaved draft" not in texts(unlocked_editor("Cara Reload"))
+
+
+# the flows publishing would drop, named alike in the report and at the gate; the audit log in words; a rollback that sticks
+
+NEGLECT_QUOTE = "Staff and volunteers should not treat an ordinary case of head lice as a child protection matter."  # quoted by the neglect flow
+NEGLECT_FLOW = "I'm worried a child is being neglected"
+
+
+@pytest.mark.slow
+def test_the_flows_publishing_would_drop_are_named_alike_in_the_report_and_the_gate(app_index):
+    from ui.common import knowledge_base
+
+    assert NEGLECT_FLOW in {f.title for f in knowledge_base().flows.values()}, "the neglect flow is served before the change"
+    fay = unlocked_editor("Fay")
+    text = open_document(fay, LICE)
+    assert NEGLECT_QUOTE in text
+    fay.text_area(key="editor_draft_text").input(text.replace(NEGLECT_QUOTE, "Head lice on their own are a health matter."))
+    fay.text_input(key="editor_reason").input("head lice are a health matter")
+    fay.button(key="editor_save").click().run()
+    fay.button(key="editor_reindex").click().run()
+    assert not fay.exception
+
+    (warning,) = [plain(e.value).replace("**", "") for e in fay.error if "would stop offering" in e.value]
+    listed = [plain(m.value).split("\n", 1) for m in fay.markdown if re.match(r"\*\*[^*\n]+\*\*\n- ", plain(m.value))]
+    titles = [title.strip("*") for title, _steps in listed]
+    assert NEGLECT_FLOW in titles, "the flow whose quoted sentence is gone, by its title"
+    assert len(titles) > 1, "and the flows that lead into it"
+    count = f"the {len(titles)} guided flows " if len(titles) > 1 else "the guided flow "
+    assert warning.startswith(f"Publishing this version would stop offering {count}“"), warning
+    assert all(f"“{t}”" in warning for t in titles), "every flow listed below is named in the warning, and no other"
+    neglect_steps = dict(listed)[f"**{NEGLECT_FLOW}**"]
+    assert f"quotes “{NEGLECT_QUOTE}”, which is no longer in “Are head lice a safeguarding concern?” in “{LICE_TITLE}”" in neglect_steps
+    assert "into the flow “" in "\n".join(steps for _title, steps in listed), "a flow leading into a dropped one says which"
+
+    fay.button(key="editor_publish").click().run()
+    refused = next(plain(e.value) for e in fay.error if e.value.startswith("Not published"))
+    assert refused.startswith(f"Not published: this version would stop offering {count}“"), "the gate counts what the report lists"
+    assert all(f"“{t}”" in refused for t in titles)
+    shown = words_for_editors(fay)
+    assert not re.search(r"[a-z0-9-]+#[a-z0-9-]+|\.yaml|node '", shown), "flows and steps in words, never ids"
+    assert "problem" not in warning + refused, "flows counted, not the flow check's problems"
+
+    fay.text_input(key="editor_despite").input("the flow is corrected tomorrow")
+    fay.button(key="editor_publish").click().run()
+    assert plain(fay.success[0].value).startswith("Published: answers now come from this version")
+    (recent,) = [e for e in fay.expander if e.label.startswith("Recent editor actions")]
+    newest = plain(recent.markdown[0].value).splitlines()[:2]
+    assert re.fullmatch(
+        r"- \d{1,2} [A-Z][a-z]+ \d{4} at \d\d:\d\d: Fay published the version built \d{1,2} [A-Z][a-z]+ \d{4} at \d\d:\d\d by Fay instead of the version built .+"
+        r" although a guided flow would no longer be offered, because: the flow is corrected tomorrow\.",
+        newest[0],
+    ), newest[0]
+    assert re.fullmatch(r"- .+: Fay re-indexed the documents into the version built .+ by Fay\.", newest[1]), newest[1]
+    assert "gen-0" not in recent.markdown[0].value and "UTC" not in recent.markdown[0].value
+
+    fay.checkbox(key="editor_rollback_confirm").check().run()
+    fay.button(key="editor_rollback").click().run()
+    assert plain(fay.success[0].value).startswith("Rolled back: answers come again from the version ")
+    assert NEGLECT_QUOTE in open_document(unlocked_editor("Gil"), LICE), "the document is back as it was"
+    assert "Waiting to be published" not in [h.value for h in fay.subheader], "the version rolled back from is not offered again"
+    assert not {"editor_publish", "editor_reindex_stale"} & {b.key for b in fay.button}
+    (recent,) = [e for e in fay.expander if e.label.startswith("Recent editor actions")]
+    assert "gen-0" not in recent.markdown[0].value and "Fay rolled back from the version built " in plain(recent.markdown[0].value)
+    fay.button(key="editor_reindex").click().run()
+    assert "Nothing changed since the version serving answers" in texts(fay)
+    assert NEGLECT_FLOW in {f.title for f in knowledge_base().flows.values()}, "the flow is served again"

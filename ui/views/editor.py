@@ -35,7 +35,7 @@ import streamlit as st
 
 from kb import editor
 from kb.access import PasswordGate, StoredPassword, configured_password, seconds
-from kb.audit import AuditLog
+from kb.audit import NO_NAME, AuditLog
 from kb.errors import EditConflictError, FlowGateError, IndexBusyError, KBError, StagedOutOfDateError, VersionGoneError
 from kb.review import Change, ChangedDocument, StagedReview, time_in_words, word_difference
 from ui.common import date_in_words, footer, get_kb, knowledge_base, md_text, settings
@@ -49,6 +49,7 @@ EDITOR_NAME = "editor_name"
 GATED = "editor_gated"  # the staged version whose publish the flow check refused
 DESPITE = "editor_despite"  # the editor's reason to publish it anyway
 REASON = "editor_reason"
+UNDELETE_REASON = "editor_undelete_reason"  # why a deleted document is restored
 UPLOAD_SEEN = "editor_upload_seen"
 SET_REVIEWED = "editor_set_reviewed"  # on saving, set the front matter's last_reviewed to today
 UPLOAD_ROUND = "editor_upload_round"  # a new round gives a fresh, empty uploader after a save or discard
@@ -278,8 +279,10 @@ def show_history(settings, name: str) -> None:
         history = editor.document_history(settings)
         text = history.text(name, chosen)
         before = history.text(name, older) if older else ""
-        st.code(editor.difference(before, text, f"version {older}" if older else "nothing", f"version {chosen}") or "No change in the text.", language="diff")
-        st.button(f"Restore version {chosen}", key=f"editor_restore_{name}", on_click=restore, args=(name, chosen), icon=":material/restore:")
+        st.code(editor.difference(before, text, f"version {older}" if older else "nothing", f"version {chosen}") or "No change in the text.", language="diff", wrap_lines=True)
+        reason_key = f"editor_restore_reason_{name}"
+        st.text_input(f"Why restore version {chosen}, in one line (kept in the document's history)", key=reason_key, max_chars=200)
+        st.button(f"Restore version {chosen}", key=f"editor_restore_{name}", on_click=restore, args=(name, chosen, reason_key), icon=":material/restore:")
 
 
 def show_deleted(settings) -> None:
@@ -287,19 +290,23 @@ def show_deleted(settings) -> None:
     if not deleted:
         return
     with st.expander(f"Deleted documents ({len(deleted)})", icon=":material/delete_history:"):
+        st.text_input("Why restore it, in one line (kept in the document's history)", key=UNDELETE_REASON, max_chars=200)
         for name in deleted:
             last_text = next(v.number for v in editor.history_of(settings, name) if v.has_text)
-            st.button(f"Restore {name}", key=f"editor_undelete_{name}", on_click=restore, args=(name, last_text), icon=":material/restore_from_trash:")
+            st.button(f"Restore {name}", key=f"editor_undelete_{name}", on_click=restore, args=(name, last_text, UNDELETE_REASON), icon=":material/restore_from_trash:")
 
 
 @editor_action
-def restore(name: str, number: int) -> None:
+def restore(name: str, number: int, reason_key: str) -> None:
+    """Make version `number` the document again, with the reason typed in the box `reason_key`."""
+    reason = st.session_state.get(reason_key, "")
     try:
-        saved = editor.restore_document(knowledge_base().settings, name, number, editor=editor_name())
+        saved = editor.restore_document(knowledge_base().settings, name, number, editor=editor_name(), reason=reason)
     except KBError as exc:
         say("documents", "error", f"Not restored. {exc}")
         return
-    say("documents", "success", f"Restored version {number} of {saved.name} as its newest version. Re-index below to serve it.")
+    st.session_state.pop(reason_key, None)
+    say("documents", "success", f"Restored version {number} of {saved.name} as its newest version (version {saved.version}). Re-index below to serve it.")
 
 
 # add or edit
@@ -353,14 +360,17 @@ def save_draft(over: str | None = None) -> None:
             editor=editor_name(), reason=st.session_state.get(REASON, ""), action=action,
         )  # fmt: skip
     except EditConflictError as exc:
-        st.session_state[CONFLICT] = {"name": exc.name, "theirs": exc.theirs, "mine": exc.mine}
+        st.session_state[CONFLICT] = {"name": exc.name, "theirs": exc.theirs, "mine": exc.mine, "made": exc.theirs_version}
         say("draft", "error", f"Not saved. {exc}")
         return
     except KBError as exc:
         say("draft", "error", f"Not saved. {exc}")
         return
-    verb = "Replaced" if saved.replaced else "Saved"
-    say("draft", "success", f"{verb} {saved.name} (“{saved.title}”). Re-index below to make it part of the answers.")
+    if saved.replaced and action == "uploaded":
+        done = f"Replaced {saved.name} (“{saved.title}”) with the uploaded file, as version {saved.version}; the text it replaced is kept in its history."
+    else:
+        done = f"Saved {saved.name} (“{saved.title}”) as version {saved.version}."
+    say("draft", "success", f"{done} Re-index below to make it part of the answers.")
     discard()
 
 
@@ -483,14 +493,29 @@ def show_conflict() -> None:
     if not conflict:
         return
     theirs = conflict["theirs"]
-    st.markdown(f"**{md_text(conflict['name'])} changed after you opened it.** Compare the version in the corpus now with yours:")
-    st.code(editor.difference(theirs or "", conflict["mine"], "in the corpus now" if theirs is not None else "deleted", "yours") or "No difference.", language="diff")
+    st.markdown(f"**{md_text(conflict['name'])} changed after you opened it.** {md_text(who_made(conflict.get('made'), theirs))} Compare the version in the corpus now with yours:")
+    st.code(
+        editor.difference(theirs or "", conflict["mine"], "in the corpus now" if theirs is not None else "deleted", "yours") or "No difference.",
+        language="diff", wrap_lines=True,
+    )  # fmt: skip
     mine_col, theirs_col = st.columns(2)
     mine_col.button(
         "Save mine over it (it stays in the history)", key="editor_save_over", on_click=save_draft, args=(editor.base_of(theirs),),
         icon=":material/save_as:", width="stretch",
     )  # fmt: skip
     theirs_col.button("Drop mine and open theirs", key="editor_take_theirs", on_click=take_theirs, icon=":material/sync:", width="stretch")
+
+
+def who_made(version, theirs: str | None) -> str:
+    """Who made the document what it is in the corpus now, and when, from its history:
+    'Ann saved it on 2 December 2026 at 15:40 (“fixed the dates”).'"""
+    if version is None:
+        what = "deleted" if theirs is None else "changed"
+        return f"It was {what} outside the Editor (on the server itself), so its history does not say who {what} it or when."
+    did = {"saved": "saved this version", "uploaded": "uploaded this version", "restored": "restored an earlier version", "deleted": "deleted it"}.get(version.action, "saved this version")
+    why = f" (“{version.reason}”)" if version.reason else ""
+    who = "Someone who gave no name" if version.editor == NO_NAME else version.editor
+    return f"{who} {did} on {time_in_words(version.at)}{why}."
 
 
 # publish
@@ -590,6 +615,7 @@ def show_review(kb, review: StagedReview) -> None:
             st.error(md_text(f"{skipped.document}{skipped.where}: {skipped.reason}. {kept}"))
     elif not review.report_kept:
         st.caption("This version was built before re-index reports were kept, so the documents it skipped are not known.")
+    show_dropped_flows(review)
     if review.flow_steps:
         st.markdown("**Guided-flow steps whose cited text changed or disappeared**")
         st.caption("Check each step still says the right thing, and correct the flow if the text it relies on moved.")
@@ -606,6 +632,28 @@ def show_review(kb, review: StagedReview) -> None:
         with st.expander(f"Flow check of this version: {len(problems)} problem{'s' if len(problems) != 1 else ''}"):
             for p in problems:
                 st.markdown(f"- {md_text(str(p))}")
+
+
+def show_dropped_flows(review: StagedReview) -> None:
+    """The guided flows users have now that publishing would stop offering, by title, each with the
+    steps that stop it by their question: the list Publish refuses on."""
+    if not review.dropped_flows:
+        return
+    st.error(
+        f"**Publishing this version would stop offering {md_text(flows_in_words(review.dropped_flows))} that users have now.** "
+        "Correct each flow, or the document it quotes, and re-index; or publish anyway and say why.",
+        icon=":material/link_off:",
+    )
+    for flow in review.dropped_flows:
+        reasons = [str(reason) for reason in flow.reasons]
+        st.markdown(f"**{md_text(flow.flow)}**\n" + "\n".join(f"- {md_text(line[:1].upper() + line[1:])}" for line in reasons))
+
+
+def flows_in_words(flows) -> str:
+    """'the guided flow “Neglect”' or 'the 2 guided flows “Neglect” and “Injury”' (plain text)."""
+    titles = [f"“{f.flow}”" for f in flows]
+    listed = titles[0] if len(titles) == 1 else f"{', '.join(titles[:-1])} and {titles[-1]}"
+    return f"the guided flow {listed}" if len(titles) == 1 else f"the {len(titles)} guided flows {listed}"
 
 
 def show_changed_document(doc: ChangedDocument) -> None:
@@ -670,8 +718,10 @@ def show_publish_choice(kb, review: StagedReview) -> None:
         "Publishing makes this version answer every question from now on; the version serving now is kept, so Roll back can return to it. "
         "Discard leaves it unpublished: nothing changes for users, and the next re-index replaces it."
     )
+    if review.dropped_flows:
+        st.session_state[GATED] = name
     if st.session_state.get(GATED) == name:
-        st.text_input("Why publish it anyway (kept in the log)", key=DESPITE, max_chars=300)
+        st.text_input("Why publish it anyway, although guided flows would no longer be offered (kept in the log)", key=DESPITE, max_chars=300)
     publish_col, discard_col = st.columns(2)
     publish_col.button("Publish", key="editor_publish", on_click=publish, args=(kb, name), type="primary", icon=":material/publish:", width="stretch")
     discard_col.button("Discard", key="editor_discard_staged", on_click=discard_staged, args=(name,), icon=":material/close:", width="stretch")
@@ -692,8 +742,8 @@ def publish(kb, name: str) -> None:
         st.session_state[GATED] = name
         say(
             "publish", "error",
-            f"Not published: this version would stop offering a guided flow that users have now ({len(exc.problems)} problem{'s' if len(exc.problems) != 1 else ''}; "
-            f"first: {exc.problems[0]}). Fix the flow's citation and re-index, or say below why it should be published anyway.",
+            f"Not published: this version would stop offering {flows_in_words(exc.flows)} that users have now "
+            "(each with the steps that stop it, in the report below). Correct the flow or the document it quotes and re-index, or say below why it should be published anyway.",
         )  # fmt: skip
         return
     except IndexBusyError:
@@ -714,7 +764,7 @@ def gone(kb, exc: VersionGoneError) -> str:
         return f"Nothing to publish: this version was already {version_name(kb, exc.generation)}."
     if exc.staged and exc.staged != exc.generation:
         return f"Not published: while you were reading its report, a newer version was {version_name(kb, exc.staged)}, and it replaced this one. Check the new report below, then publish."
-    return "Not published: this version is no longer waiting to be published (a later re-index or publish replaced it)."
+    return "Not published: this version is no longer waiting to be published (a later re-index, publish or rollback replaced it). Re-index to build a new one."
 
 
 @editor_action
@@ -746,8 +796,8 @@ def flow_problems(kb, generation: str | None = None) -> list:
 @editor_action
 def roll_back(kb, earlier: str) -> None:
     try:
-        old, new = kb.rollback(editor=editor_name())
-        put_back = kb.restore_corpus_to(new, editor=editor_name(), reason=f"rolled back from {old} to {new}")
+        _old, new = kb.rollback(editor=editor_name())
+        put_back = kb.restore_corpus_to(new, editor=editor_name())
     except KBError as exc:
         say("publish", "error", f"Could not roll back: {exc}")
         return
@@ -839,7 +889,9 @@ def show_recent_actions(kb) -> None:
         if not entries:
             st.markdown("No editor actions are recorded yet.")
             return
-        st.markdown("\n".join(f"- {date_in_words(e.at)} at {e.at[11:16]} UTC: {md_text(e.describe())}" for e in entries))
+        names = kb.built_names(name for e in entries for name in (e.generation, e.previous) if name)
+        in_words = {name: f"the version {version}" if version.at else "an earlier version, no longer kept" for name, version in names.items()}
+        st.markdown("\n".join(f"- {time_in_words(e.at)}: {md_text(e.describe(in_words.__getitem__))}" for e in entries))
 
 
 def say(section: str, kind: str, text: str) -> None:
