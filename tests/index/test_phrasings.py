@@ -56,3 +56,20 @@ def test_the_shipped_corpus_phrasings_point_to_one_section_each():
                 key = " ".join(phrasing.lower().split())
                 assert owners.setdefault(key, c.section_id) == c.section_id, phrasing
     assert len(owners) > 1000
+
+
+def test_the_words_people_ask_with_find_the_section_the_embedding_blurs():
+    """"Chasing" a referral is asked in words the procedures' text does not use: the section whose
+    phrasings use them ranks first by its words, and a question sharing no word scores nothing."""
+    from kb.index.sections import PhrasingWords, stems
+
+    texts = {
+        "referral#what-happens-after": ["What happens after a referral is made?", "chasing up a referral nobody answered"],
+        "referral#how-to-refer": ["How do I make a referral?", "who do I ring to report a child"],
+        "lice#what-to-do": ["What should staff do about head lice?", "nits in a child's hair"],
+    }
+    words = PhrasingWords(texts, list(texts))
+    scores = words.scores(stems("how long before I chase the referral I made last week?"))
+    assert scores.argmax() == 0 and scores[0] == 1.0
+    assert scores[2] == 0.0
+    assert not words.scores(stems("opening times of the library")).any()
