@@ -163,6 +163,7 @@ class RequestReader:
         m = GLOSSARY_QUESTION.match(text)
         if m:
             term = (m["term"] or m["term2"] or "").strip(" ?.!")
+        worried = bool(cues) or bool(WORRY.search(normalised))
         request = Request(
             question=text,
             normalised=normalised,
@@ -177,9 +178,9 @@ class RequestReader:
             glossary_term=term or None,
             flows=tuple(flows),
             topic_documents=tuple(dict.fromkeys(documents)),
-            worried=bool(cues) or bool(WORRY.search(normalised)),
+            worried=worried,
             intent="act" if ASKS_WHAT_TO_DO.search(normalised) else "define" if DEFINES.match(normalised) else "",
-            only_defines=only_defines(normalised) and not cues and not WORRY.search(normalised),
+            only_defines=only_defines(normalised) and not worried,
         )
         return {"request": request, "query": query, "lexical_query": lexical, "parts": list(request.parts)}
 
